@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import asdict
@@ -98,7 +99,10 @@ def serve(
     journal_file: Path | None = None,
     on_ready: Callable[[MockServer], None] | None = None,
 ) -> None:
-    """Serve until Ctrl-C."""
+    """Serve until Ctrl-C or SIGTERM."""
+    # A shell's background job starts with SIGINT ignored; take it back so Ctrl-C still stops us.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     server = MockServer(mock, host, port, journal_file)
     if on_ready:
         on_ready(server)
