@@ -37,7 +37,9 @@ def encoding_for(model: str) -> tiktoken.Encoding:
         return tiktoken.get_encoding(FALLBACK_ENCODING)
 
 
+@lru_cache(maxsize=65536)
 def text_tokens(text: str, model: str) -> int:
+    """Cached: a chat resends the same history every turn, so most texts are counted before."""
     return len(encoding_for(model).encode(text, disallowed_special=()))
 
 
