@@ -8,33 +8,48 @@ costs 3 tokens plus the tokens of each string value in it (role and content incl
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import tiktoken
 
-from mock_api.offline import seed_tiktoken_cache
+from mock_api.offline import ENCODING_FILES, seed_tiktoken_cache
 
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1
 REPLY_PRIMING = 3
 FALLBACK_ENCODING = "o200k_base"
 
-_seeded = False
+_load_lock = threading.Lock()
 
 
-@lru_cache(maxsize=16)
-def encoding_for(model: str) -> tiktoken.Encoding:
-    """tiktoken's encoding for the model; unknown names (new models) fall back to o200k_base."""
-    global _seeded
-    if not _seeded:
-        seed_tiktoken_cache()
-        _seeded = True
+def encoding_name_for(model: str) -> str:
+    """tiktoken's encoding name for the model, if its data is bundled; else o200k_base.
+
+    Unknown names (new models) fall back, and so do legacy models whose encodings
+    (p50k_base, r50k_base, gpt2) are not bundled: loading those would make tiktoken download.
+    """
     try:
-        return tiktoken.encoding_for_model(model)
+        name = tiktoken.encoding_name_for_model(model)
     except KeyError:
-        return tiktoken.get_encoding(FALLBACK_ENCODING)
+        return FALLBACK_ENCODING
+    return name if name in ENCODING_FILES else FALLBACK_ENCODING
+
+
+@cache
+def load_encoding(name: str) -> tiktoken.Encoding:
+    """Seed tiktoken's cache right before the first load of each encoding in this process, so a
+    cache directory changed or emptied since the last seeding cannot make tiktoken download."""
+    with _load_lock:
+        seed_tiktoken_cache()
+        return tiktoken.get_encoding(name)
+
+
+def encoding_for(model: str) -> tiktoken.Encoding:
+    """The encoding the model counts with (see ``encoding_name_for``)."""
+    return load_encoding(encoding_name_for(model))
 
 
 @lru_cache(maxsize=65536)
