@@ -114,10 +114,11 @@ class ChatCompletionsMock:
         return entry, response
 
     def _answer(self, number: int, request: MockRequest, entry: JournalEntry) -> MockResponse:
+        parsed = True
         try:
             entry.body = json.loads(request.body) if request.body else None
         except (ValueError, UnicodeDecodeError):
-            entry.body = None
+            parsed = False
         fault = self.config.faults.get(number)
         if fault is not None:
             entry.fault = fault.kind
@@ -126,7 +127,7 @@ class ChatCompletionsMock:
             self._authenticate(request.headers)
             if request.method != "POST" or not CHAT_PATH.search(request.path):
                 raise errors.unknown_url(request.method, request.path)
-            if request.body and entry.body is None:
+            if not parsed:
                 raise errors.invalid_json()
             body = validate_body(entry.body)
             model = body["model"]
@@ -152,7 +153,8 @@ class ChatCompletionsMock:
             raise errors.wrong_api_key(key)
 
     def _fault(self, fault: Fault, entry: JournalEntry) -> MockResponse:
-        model = str((entry.body or {}).get("model", "gpt-5.4"))
+        body = entry.body if isinstance(entry.body, dict) else {}
+        model = str(body.get("model", "gpt-5.4"))
         if fault.kind == "timeout":
             return MockResponse(504, {}, b"", timeout=fault.seconds)
         if fault.kind == "rate_limit":
