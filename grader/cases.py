@@ -1,0 +1,341 @@
+"""Test cases are data: one TOML file per case, checked field by field before anything runs.
+
+An instructor adds a case by adding a file; every mistake in it is reported with the file,
+the field and what is wrong, so that a typo never silently changes what is graded.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+BUILTIN_CASES = Path(__file__).parent / "cases"
+
+FUNCTION_CHECKS = ("loads", "count_tokens", "trim_function")
+CONVERSATION_CHECKS = (
+    "loads",
+    "system_kept",
+    "under_budget",
+    "oldest_first",
+    "not_over_trimmed",
+    "history_kept",
+    "oversize_handled",
+    "repl_exits",
+)
+ALL_CHECKS = tuple(dict.fromkeys(FUNCTION_CHECKS + CONVERSATION_CHECKS))
+LANGUAGES = ("en", "ko", "emoji", "mixed")
+KINDS = ("conversation", "functions")
+VISIBILITIES = ("visible", "hidden")
+
+
+class CaseError(ValueError):
+    """A case file that cannot be used; names the file, the field and the problem."""
+
+    def __init__(self, path: Path, problem: str, field: str | None = None) -> None:
+        self.path, self.field, self.problem = path, field, problem
+        self.line = locate(path, field) if field else None
+        where = str(path) + (f", line {self.line}" if self.line else "")
+        where += f": field '{field}'" if field else ""
+        super().__init__(f"{where}: {problem}")
+
+
+def locate(path: Path, field: str) -> int | None:
+    """The line where a field is set, found in the text (tomllib keeps no positions)."""
+    try:
+        text = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    match = re.fullmatch(r"(?:(\w+)(?:\[(\d+)\])?\.)?(\w+)(?:\[(\d+)\])?", field)
+    if not match:
+        return None
+    table, table_index, key, key_index = match.groups()
+    if table is None and key_index is not None:  # "lines[2]": the header of that table
+        table, table_index, key = key, key_index, None
+    start = 0
+    if table is not None:
+        header = f"[[{table}]]" if table_index is not None else f"[{table}]"
+        headers = [n for n, line in enumerate(text) if line.strip() == header]
+        wanted = int(table_index or 0)
+        if wanted >= len(headers):
+            return None
+        start = headers[wanted]
+        if key is None:
+            return start + 1
+    for number in range(start, len(text)):
+        stripped = text[number].strip()
+        if stripped.startswith("[") and (number > start or table is None):
+            break
+        if "=" in stripped and stripped.split("=", 1)[0].strip() == key:
+            return number + 1
+    return start + 1 if table is not None else None
+
+
+@dataclass(frozen=True)
+class Line:
+    """One user line: literal text, or ``tokens`` tokens of generated text in ``language``."""
+
+    text: str | None = None
+    tokens: int | None = None
+    language: str = "en"
+    repeat: int = 1
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    path: Path
+    description: str
+    kind: str
+    points: float
+    visibility: str
+    budget: int
+    model: str
+    checks: tuple[str, ...]
+    timeout: float
+    checks_given: bool = False  # False: the kind's defaults, fitted to the script
+    # conversation
+    system: str = ""
+    lines: tuple[Line, ...] = ()
+    reply_tokens: int | None = None
+    reply_texts: tuple[str, ...] = ()
+    # functions
+    seed: int = 0
+    histories: int = 30
+    languages: tuple[str, ...] = ("en", "ko", "emoji")
+
+
+TOP_FIELDS = {
+    "id", "description", "kind", "points", "visibility", "budget", "model", "checks",
+    "timeout", "system", "lines", "replies", "seed", "histories", "languages",
+}  # fmt: skip
+
+
+def load_cases(directory: Path) -> list[Case]:
+    """Every ``*.toml`` in the directory, sorted by file name; all errors reported at once."""
+    if not directory.is_dir():
+        raise CaseError(directory, "no such directory of cases")
+    cases: list[Case] = []
+    problems: list[CaseError] = []
+    for path in sorted(directory.glob("*.toml")):
+        try:
+            cases.append(load_case(path))
+        except CaseError as error:
+            problems.append(error)
+    seen: dict[str, Path] = {}
+    for case in cases:
+        if case.id in seen:
+            problems.append(
+                CaseError(case.path, f"duplicate id {case.id!r}, also in {seen[case.id]}", "id")
+            )
+        seen[case.id] = case.path
+    if problems:
+        raise CaseErrors(problems)
+    if not cases:
+        raise CaseError(directory, "holds no *.toml case files")
+    return cases
+
+
+class CaseErrors(ValueError):
+    def __init__(self, errors: list[CaseError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+def load_case(path: Path) -> Case:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise CaseError(path, f"not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CaseError(path, f"cannot read: {exc}") from None
+    return parse_case(data, path)
+
+
+def parse_case(data: dict[str, Any], path: Path) -> Case:
+    fields = Fields(data, path)
+    unknown = sorted(set(data) - TOP_FIELDS)
+    if unknown:
+        raise CaseError(
+            path, f"unknown field; known fields are {', '.join(sorted(TOP_FIELDS))}", unknown[0]
+        )
+    case_id = fields.string("id")
+    if not case_id.replace("_", "").replace("-", "").isalnum():
+        raise CaseError(path, "use letters, digits, '_' and '-' only", "id")
+    kind = fields.choice("kind", KINDS, default="conversation")
+    allowed_checks = FUNCTION_CHECKS if kind == "functions" else CONVERSATION_CHECKS
+    checks = fields.string_list("checks", default=list(allowed_checks))
+    for check in checks:
+        if check not in allowed_checks:
+            raise CaseError(
+                path,
+                f"{check!r} is not a check of a {kind} case; choose from "
+                + ", ".join(allowed_checks),
+                "checks",
+            )
+    common: dict[str, Any] = {
+        "id": case_id,
+        "path": path,
+        "description": fields.string("description", default=""),
+        "kind": kind,
+        "points": fields.number("points", default=1, minimum=0),
+        "visibility": fields.choice("visibility", VISIBILITIES, default="visible"),
+        "budget": fields.integer("budget", default=8000, minimum=10),
+        "model": fields.string("model", default="gpt-5.4"),
+        "checks": tuple(dict.fromkeys(checks)),
+        "checks_given": "checks" in data,
+        "timeout": fields.number("timeout", default=20, minimum=1),
+    }
+    if kind == "functions":
+        for name in ("lines", "replies", "system"):
+            fields.forbid(name, "only conversation cases have it")
+        languages = fields.string_list("languages", default=["en", "ko", "emoji"])
+        for language in languages:
+            if language not in LANGUAGES:
+                raise CaseError(
+                    path, f"{language!r} is not one of {', '.join(LANGUAGES)}", "languages"
+                )
+        return Case(
+            **common,
+            seed=fields.integer("seed", default=0),
+            histories=fields.integer("histories", default=30, minimum=1),
+            languages=tuple(languages),
+        )
+    for name in ("seed", "histories", "languages"):
+        fields.forbid(name, "only functions cases have it")
+    replies = data.get("replies", {"tokens": 40})
+    if not isinstance(replies, dict):
+        raise CaseError(path, "must be a table, e.g. [replies] with tokens = 40", "replies")
+    reply_tokens, reply_texts = parse_replies(replies, path)
+    raw_lines = data.get("lines")
+    if not isinstance(raw_lines, list) or not raw_lines:
+        raise CaseError(
+            path, "a conversation needs [[lines]] entries (text = ... or tokens = ...)", "lines"
+        )
+    return Case(
+        **common,
+        system=fields.string("system", default="You are a helpful assistant."),
+        lines=tuple(parse_line(item, i, path) for i, item in enumerate(raw_lines)),
+        reply_tokens=reply_tokens,
+        reply_texts=reply_texts,
+    )
+
+
+def parse_replies(replies: dict[str, Any], path: Path) -> tuple[int | None, tuple[str, ...]]:
+    unknown = sorted(set(replies) - {"tokens", "texts"})
+    if unknown:
+        raise CaseError(
+            path, "unknown key; use tokens = N or texts = [...]", f"replies.{unknown[0]}"
+        )
+    if ("tokens" in replies) == ("texts" in replies):
+        raise CaseError(path, "give exactly one of tokens = N or texts = [...]", "replies")
+    if "tokens" in replies:
+        tokens = replies["tokens"]
+        if not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 1:
+            raise CaseError(
+                path, f"must be a whole number of at least 1, got {tokens!r}", "replies.tokens"
+            )
+        return tokens, ()
+    texts = replies["texts"]
+    if not isinstance(texts, list) or not texts or not all(isinstance(t, str) and t for t in texts):
+        raise CaseError(path, "must be a non-empty list of non-empty strings", "replies.texts")
+    return None, tuple(texts)
+
+
+def parse_line(item: Any, index: int, path: Path) -> Line:
+    where = f"lines[{index}]"
+    if not isinstance(item, dict):
+        raise CaseError(path, "must be a table: [[lines]] with text = ... or tokens = ...", where)
+    unknown = sorted(set(item) - {"text", "tokens", "language", "repeat"})
+    if unknown:
+        raise CaseError(
+            path, "unknown key; use text, tokens, language, repeat", f"{where}.{unknown[0]}"
+        )
+    if ("text" in item) == ("tokens" in item):
+        raise CaseError(path, "give exactly one of text = '...' or tokens = N", where)
+    repeat = item.get("repeat", 1)
+    if not isinstance(repeat, int) or isinstance(repeat, bool) or not 1 <= repeat <= 1000:
+        raise CaseError(
+            path, f"must be a whole number from 1 to 1000, got {repeat!r}", f"{where}.repeat"
+        )
+    if "text" in item:
+        text = item["text"]
+        if not isinstance(text, str) or not text.strip() or "\n" in text:
+            raise CaseError(path, "must be a non-empty, single-line string", f"{where}.text")
+        if text.strip() == "/quit":
+            raise CaseError(
+                path, "'/quit' ends the REPL; leave it out, end of input ends it", f"{where}.text"
+            )
+        return Line(text=text, repeat=repeat)
+    tokens = item["tokens"]
+    if not isinstance(tokens, int) or isinstance(tokens, bool) or not 1 <= tokens <= 200_000:
+        raise CaseError(
+            path, f"must be a whole number from 1 to 200000, got {tokens!r}", f"{where}.tokens"
+        )
+    language = item.get("language", "en")
+    if language not in LANGUAGES:
+        raise CaseError(
+            path, f"{language!r} is not one of {', '.join(LANGUAGES)}", f"{where}.language"
+        )
+    return Line(tokens=tokens, language=language, repeat=repeat)
+
+
+class Fields:
+    """Typed reads of top-level fields, each failing with the field's name."""
+
+    def __init__(self, data: dict[str, Any], path: Path) -> None:
+        self.data, self.path = data, path
+
+    _MISSING: Any = object()
+
+    def _get(self, name: str, default: Any) -> Any:
+        if name in self.data:
+            return self.data[name]
+        if default is self._MISSING:
+            raise CaseError(self.path, "is required", name)
+        return default
+
+    def string(self, name: str, default: Any = _MISSING) -> str:
+        value = self._get(name, default)
+        if not isinstance(value, str) or (name in ("id", "model") and not value):
+            raise CaseError(self.path, f"must be a string, got {value!r}", name)
+        return value
+
+    def integer(self, name: str, default: Any = _MISSING, minimum: int | None = None) -> int:
+        value = self._get(name, default)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise CaseError(self.path, f"must be a whole number, got {value!r}", name)
+        if minimum is not None and value < minimum:
+            raise CaseError(self.path, f"must be at least {minimum}, got {value}", name)
+        return value
+
+    def number(self, name: str, default: Any = _MISSING, minimum: float | None = None) -> float:
+        value = self._get(name, default)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise CaseError(self.path, f"must be a number, got {value!r}", name)
+        if minimum is not None and value < minimum:
+            raise CaseError(self.path, f"must be at least {minimum}, got {value}", name)
+        return float(value)
+
+    def choice(self, name: str, options: tuple[str, ...], default: Any = _MISSING) -> str:
+        value = self._get(name, default)
+        if value not in options:
+            raise CaseError(self.path, f"must be one of {', '.join(options)}, got {value!r}", name)
+        return str(value)
+
+    def string_list(self, name: str, default: Any = _MISSING) -> list[str]:
+        value = self._get(name, default)
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise CaseError(self.path, f"must be a non-empty list of strings, got {value!r}", name)
+        return value
+
+    def forbid(self, name: str, why: str) -> None:
+        if name in self.data:
+            raise CaseError(self.path, f"not allowed here: {why}", name)

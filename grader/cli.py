@@ -1,0 +1,137 @@
+"""``grade``: the command students and instructors run."""
+
+from __future__ import annotations
+
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+import click
+
+from grader.cases import BUILTIN_CASES, Case, CaseError, CaseErrors, load_cases
+from grader.grading import SubmissionReport, grade_submission, make_scripts
+from grader.report import FORMATS, render, summary_csv
+from grader.runner import Limits
+
+
+def reference_solution() -> Path:
+    import solution
+
+    return Path(solution.__file__).resolve().parent / "chat_repl.py"
+
+
+def expand(paths: tuple[Path, ...]) -> list[Path]:
+    """Submissions named directly, and every submission directory inside a class directory."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_file() or (path / "chat_repl.py").is_file():
+            found.append(path)
+        elif path.is_dir():
+            found.extend(sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")))
+        else:
+            raise click.BadParameter(f"{path}: no such file or directory", param_hint="PATH")
+    return found
+
+
+def load(cases_dir: Path, only: tuple[str, ...]) -> list[Case]:
+    try:
+        cases = load_cases(cases_dir)
+    except CaseErrors as errors:
+        for error in errors.errors:
+            click.secho(f"error: {error}", fg="red", err=True)
+        sys.exit(2)
+    except CaseError as error:
+        raise click.UsageError(str(error)) from None
+    if only:
+        unknown = sorted(set(only) - {c.id for c in cases})
+        if unknown:
+            raise click.BadParameter(f"no case {', '.join(unknown)} in {cases_dir}", param_hint="--case")
+        cases = [c for c in cases if c.id in only]
+    return cases
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--cases", "cases_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=BUILTIN_CASES, show_default="the built-in suite", help="Directory of *.toml cases.")
+@click.option("--case", "only", multiple=True, metavar="ID", help="Run only this case (repeatable).")
+@click.option("--list", "list_cases", is_flag=True, help="List the cases and exit.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the report here instead of standard output.")
+@click.option("--summary", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write a CSV, one row per submission: name, score, max score, failed checks.")
+@click.option("--jobs", "-j", type=click.IntRange(1), default=os.cpu_count() or 1,
+              show_default="the number of cores", help="Submissions graded at once.")
+@click.option("--seed", type=int, help="Seed for generated histories (default: each case's own).")
+@click.option("--memory-mb", type=click.IntRange(64), default=1024, show_default=True,
+              help="Memory a submission may use beyond the grader's own.")
+@click.option("--output-kb", type=click.IntRange(1), default=1024, show_default=True,
+              help="Output a submission may print per case; the rest is cut off.")
+def grade(paths: tuple[Path, ...], cases_dir: Path, only: tuple[str, ...], list_cases: bool,
+          fmt: str, output: Path | None, summary: Path | None, jobs: int, seed: int | None,
+          memory_mb: int, output_kb: int) -> None:  # fmt: skip
+    """Grade PATH: a directory holding chat_repl.py, the file itself, or a directory of such
+    directories (a whole class). With no PATH, grade the reference solution.
+
+    Exit status: 0 when every check passes, 1 when any does not, 2 on a usage error.
+    """
+    cases = load(cases_dir, only)
+    if list_cases:
+        click.echo(case_table(cases))
+        return
+    if not paths:
+        click.secho(f"No PATH given: grading the reference solution, {reference_solution()}",
+                    fg="cyan", err=True)  # fmt: skip
+        paths = (reference_solution(),)
+    submissions = expand(paths)
+    if not submissions:
+        raise click.BadParameter("no submissions found", param_hint="PATH")
+    try:
+        scripts = make_scripts(cases, seed)
+    except CaseError as error:
+        click.secho(f"error: {error}", fg="red", err=True)
+        sys.exit(2)
+    limits = Limits(memory_mb=memory_mb, output_kb=output_kb)
+    reports = run_all(submissions, cases, scripts, limits, jobs)
+    text = render(reports, fmt, color=None if output is None else False)
+    if output is not None:
+        output.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"report written to {output}", err=True)
+    else:
+        click.echo(text)
+    if summary is not None:
+        summary.write_text(summary_csv(reports), encoding="utf-8")
+        click.echo(f"summary written to {summary}", err=True)
+    if len(reports) > 1:
+        passed = sum(r.passed for r in reports)
+        click.echo(f"{passed} of {len(reports)} submissions passed every check", err=True)
+    sys.exit(0 if all(r.passed for r in reports) else 1)
+
+
+def run_all(submissions: list[Path], cases: list[Case], scripts: list, limits: Limits,
+            jobs: int) -> list[SubmissionReport]:  # fmt: skip
+    """Grade in parallel; each submission has its own worker, so one cannot sink another."""
+    if len(submissions) == 1:
+        return [grade_submission(submissions[0], cases, scripts, limits=limits)]
+    reports: dict[Path, SubmissionReport] = {}
+    with ThreadPoolExecutor(max_workers=jobs) as pool, click.progressbar(
+        length=len(submissions), label="grading", file=sys.stderr
+    ) as bar:
+        futures = {pool.submit(grade_submission, p, cases, scripts, None, limits): p for p in submissions}
+        for future in as_completed(futures):
+            reports[futures[future]] = future.result()
+            bar.update(1)
+    return [reports[p] for p in submissions]
+
+
+def case_table(cases: list[Case]) -> str:
+    rows = [("id", "kind", "points", "visibility", "budget", "model", "description")]
+    for c in cases:
+        rows.append((c.id, c.kind, f"{c.points:g}", c.visibility, f"{c.budget:,}", c.model, c.description))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
+        for row in rows
+    )

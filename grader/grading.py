@@ -1,0 +1,77 @@
+"""One submission through every case: scripts in, check results out."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.cases import Case
+from grader.checks import CheckResult, evaluate
+from grader.runner import Limits, Sandbox, submission_file
+from grader.script import Script, make_script
+
+
+@dataclass
+class SubmissionReport:
+    name: str
+    path: Path
+    results: list[CheckResult] = field(default_factory=list)
+    error: str | None = None  # the submission could not be graded at all
+    outputs: dict[str, str] = field(default_factory=dict)  # what each case printed
+    seconds: float = 0.0
+    fence: str = ""
+
+    @property
+    def score(self) -> float:
+        return round(sum(r.score for r in self.results), 4)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(r.max_score for r in self.results), 4)
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and all(r.passed for r in self.results)
+
+    @property
+    def failed_checks(self) -> list[str]:
+        return [f"{r.case}:{r.id}" for r in self.results if not r.passed]
+
+
+def make_scripts(cases: Sequence[Case], seed: int | None = None) -> list[Script]:
+    return [make_script(case, seed) for case in cases]
+
+
+def grade_submission(
+    path: Path,
+    cases: Sequence[Case],
+    scripts: Sequence[Script] | None = None,
+    seed: int | None = None,
+    limits: Limits | None = None,
+    name: str | None = None,
+) -> SubmissionReport:
+    """Grade one submission. Never raises for anything the submission does."""
+    started = time.monotonic()
+    report = SubmissionReport(name or display_name(path), path)
+    try:
+        submission_file(path)
+    except FileNotFoundError as exc:
+        report.error = str(exc)
+        return report
+    with Sandbox(path, limits) as sandbox:  # the worker warms up while scripts are made
+        if scripts is None:
+            scripts = make_scripts(cases, seed)
+        for script in scripts:
+            run = sandbox.run(script)
+            report.results.extend(evaluate(script, run))
+            report.outputs[script.case.id] = run.output
+        report.fence = sandbox.fence
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def display_name(path: Path) -> str:
+    path = path.resolve()
+    return path.parent.name if path.name == "chat_repl.py" else path.name

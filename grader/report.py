@@ -1,0 +1,167 @@
+"""Reports: coloured text for people, JSON for scripts, Gradescope's results.json, JUnit XML."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+from xml.etree import ElementTree as ET
+
+import click
+
+from grader.checks import CheckResult
+from grader.grading import SubmissionReport
+
+FORMATS = ("text", "json", "gradescope", "junit")
+SYMBOLS = {"passed": (":)", "green"), "failed": (":(", "red"), "skipped": (":|", "yellow")}
+
+
+def render(reports: Sequence[SubmissionReport], fmt: str, color: bool | None = None) -> str:
+    if fmt == "json":
+        payload: Any = [as_json(r) for r in reports]
+        return json.dumps(payload[0] if len(payload) == 1 else payload, indent=2, ensure_ascii=False)
+    if fmt == "gradescope":
+        if len(reports) != 1:
+            raise click.UsageError("--format gradescope takes exactly one submission")
+        return json.dumps(as_gradescope(reports[0]), indent=2, ensure_ascii=False)
+    if fmt == "junit":
+        return as_junit(reports)
+    return "\n".join(as_text(r, color) for r in reports)
+
+
+def as_text(report: SubmissionReport, color: bool | None = None) -> str:
+    out: list[str] = []
+
+    def say(text: str = "", **style: Any) -> None:
+        out.append(click.style(text, **style) if color is not False and style else text)
+
+    say(f"Grading {report.name} ({report.path})", bold=True)
+    if report.error:
+        say(f":( {report.error}", fg="red")
+        return "\n".join(out)
+    case = None
+    for result in report.results:
+        if result.case != case:
+            case = result.case
+            say()
+            say(f"case {case}", bold=True)
+        symbol, colour = SYMBOLS[result.status]
+        say(f"{symbol} {result.id}: {result.description}", fg=colour)
+        if result.status != "passed":
+            for line in result.message.splitlines():
+                say(f"    {line}", fg=colour)
+        if result.help:
+            say(f"    hint: {result.help}", fg="cyan")
+        if result.expected is not None:
+            say(f"    expected: {result.expected}")
+        if result.actual is not None:
+            for i, line in enumerate(result.actual.splitlines()):
+                say(f"    {'actual:  ' if i == 0 else '         '} {line}")
+    say()
+    verdict = "all checks passed" if report.passed else f"{len(report.failed_checks)} checks did not pass"
+    say(f"score {format_points(report.score)} / {format_points(report.max_score)}: {verdict}",
+        bold=True, fg="green" if report.passed else "red")  # fmt: skip
+    return "\n".join(out)
+
+
+def format_points(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def as_json(report: SubmissionReport) -> dict[str, Any]:
+    return {
+        "submission": report.name,
+        "path": str(report.path),
+        "passed": report.passed,
+        "score": report.score,
+        "max_score": report.max_score,
+        "error": report.error,
+        "checks": [check_json(r) for r in report.results],
+    }
+
+
+def check_json(result: CheckResult) -> dict[str, Any]:
+    return {
+        "id": result.id,
+        "case": result.case,
+        "passed": result.passed,
+        "status": result.status,
+        "message": result.message,
+        "help": result.help,
+        "expected": result.expected,
+        "actual": result.actual,
+        "score": round(result.score, 4),
+        "max_score": round(result.max_score, 4),
+    }
+
+
+def detail(result: CheckResult) -> str:
+    lines = [result.message]
+    if result.help:
+        lines.append(f"hint: {result.help}")
+    if result.expected is not None:
+        lines.append(f"expected: {result.expected}")
+    if result.actual is not None:
+        lines.append(f"actual: {result.actual}")
+    return "\n".join(lines)
+
+
+def as_gradescope(report: SubmissionReport) -> dict[str, Any]:
+    """Gradescope's results.json; tests of hidden cases are marked hidden."""
+    if report.error:
+        return {"score": 0, "output": report.error, "tests": []}
+    tests = []
+    for number, result in enumerate(report.results, start=1):
+        tests.append({
+            "name": f"{result.case}: {result.id} — {result.description}",
+            "number": str(number),
+            "score": round(result.score, 4),
+            "max_score": round(result.max_score, 4),
+            "status": "passed" if result.passed else "failed",
+            "output": detail(result),
+            "visibility": "hidden" if result.visibility == "hidden" else "visible",
+        })  # fmt: skip
+    return {
+        "score": report.score,
+        "execution_time": round(report.seconds, 2),
+        "output": f"trimlab: {sum(r.passed for r in report.results)} of "
+        f"{len(report.results)} checks passed",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
+
+
+def as_junit(reports: Sequence[SubmissionReport]) -> str:
+    root = ET.Element("testsuites", name="trimlab")
+    for report in reports:
+        suite = ET.SubElement(
+            root, "testsuite", name=report.name, tests=str(len(report.results)),
+            failures=str(sum(r.status == "failed" for r in report.results)),
+            skipped=str(sum(r.status == "skipped" for r in report.results)),
+            errors="1" if report.error else "0", time=f"{report.seconds:.3f}",
+        )  # fmt: skip
+        if report.error:
+            case = ET.SubElement(suite, "testcase", classname=report.name, name="submission")
+            ET.SubElement(case, "error", message=report.error)
+        for result in report.results:
+            case = ET.SubElement(suite, "testcase", classname=f"{report.name}.{result.case}",
+                                 name=result.id)  # fmt: skip
+            if result.status == "failed":
+                ET.SubElement(case, "failure", message=result.message[:500]).text = detail(result)
+            elif result.status == "skipped":
+                ET.SubElement(case, "skipped", message=result.message[:500])
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
+
+
+def summary_csv(reports: Sequence[SubmissionReport]) -> str:
+    """One row per submission: what an instructor pastes into a grade sheet."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["submission", "score", "max_score", "failed_checks", "error"])
+    for report in reports:
+        writer.writerow([report.name, format_points(report.score), format_points(report.max_score),
+                         " ".join(report.failed_checks), report.error or ""])  # fmt: skip
+    return buffer.getvalue()
