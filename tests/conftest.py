@@ -19,3 +19,20 @@ def offline_tiktoken() -> Path:
 @pytest.fixture
 def repo_root() -> Path:
     return REPO
+
+
+PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+
+
+@pytest.fixture
+def openai_env(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The environment unmodified ``OpenAI()`` code sees in the mock's tests: only a key.
+
+    No OPENAI_BASE_URL (the SDK's default api.openai.com, which respx catches before any
+    connection), no organisation or project, and no proxy that could take loopback elsewhere.
+    """
+    key = "sk-test-0123456789abcdef"
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    for var in ("OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID", *PROXY_VARS):
+        monkeypatch.delenv(var, raising=False)
+    return key
