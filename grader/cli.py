@@ -12,7 +12,8 @@ import click
 from grader.cases import BUILTIN_CASES, Case, CaseError, CaseErrors, load_cases
 from grader.grading import SubmissionReport, grade_submission, make_scripts
 from grader.report import FORMATS, render, summary_csv
-from grader.runner import Limits
+from grader.runner import Limits, Sandbox
+from grader.script import Script
 
 
 def reference_solution() -> Path:
@@ -77,9 +78,8 @@ def grade(paths: tuple[Path, ...], cases_dir: Path, only: tuple[str, ...], list_
 
     Exit status: 0 when every check passes, 1 when any does not, 2 on a usage error.
     """
-    cases = load(cases_dir, only)
     if list_cases:
-        click.echo(case_table(cases))
+        click.echo(case_table(load(cases_dir, only)))
         return
     if not paths:
         click.secho(f"No PATH given: grading the reference solution, {reference_solution()}",
@@ -88,13 +88,20 @@ def grade(paths: tuple[Path, ...], cases_dir: Path, only: tuple[str, ...], list_
     submissions = expand(paths)
     if not submissions:
         raise click.BadParameter("no submissions found", param_hint="PATH")
-    try:
-        scripts = make_scripts(cases, seed)
-    except CaseError as error:
-        click.secho(f"error: {error}", fg="red", err=True)
-        sys.exit(2)
     limits = Limits(memory_mb=memory_mb, output_kb=output_kb)
-    reports = run_all(submissions, cases, scripts, limits, jobs)
+    # One submission: start its worker first, so it warms up while the scripts are made.
+    early = start_sandbox(submissions[0], limits) if len(submissions) == 1 else None
+    try:
+        cases = load(cases_dir, only)
+        try:
+            scripts = make_scripts(cases, seed)
+        except CaseError as error:
+            click.secho(f"error: {error}", fg="red", err=True)
+            sys.exit(2)
+        reports = run_all(submissions, cases, scripts, limits, jobs, early)
+    finally:
+        if early is not None:
+            early.close()
     text = render(reports, fmt, color=None if output is None else False)
     if output is not None:
         output.write_text(text + "\n", encoding="utf-8")
@@ -110,11 +117,18 @@ def grade(paths: tuple[Path, ...], cases_dir: Path, only: tuple[str, ...], list_
     sys.exit(0 if all(r.passed for r in reports) else 1)
 
 
-def run_all(submissions: list[Path], cases: list[Case], scripts: list, limits: Limits,
-            jobs: int) -> list[SubmissionReport]:  # fmt: skip
+def start_sandbox(path: Path, limits: Limits) -> Sandbox | None:
+    try:
+        return Sandbox(path, limits)
+    except FileNotFoundError:
+        return None  # reported by grade_submission
+
+
+def run_all(submissions: list[Path], cases: list[Case], scripts: list[Script], limits: Limits,
+            jobs: int, early: Sandbox | None = None) -> list[SubmissionReport]:  # fmt: skip
     """Grade in parallel; each submission has its own worker, so one cannot sink another."""
     if len(submissions) == 1:
-        return [grade_submission(submissions[0], cases, scripts, limits=limits)]
+        return [grade_submission(submissions[0], cases, scripts, limits=limits, sandbox=early)]
     reports: dict[Path, SubmissionReport] = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool, click.progressbar(
         length=len(submissions), label="grading", file=sys.stderr

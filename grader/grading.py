@@ -9,7 +9,7 @@ from pathlib import Path
 
 from grader.cases import Case
 from grader.checks import CheckResult, evaluate
-from grader.runner import Limits, Sandbox, submission_file
+from grader.runner import Limits, Sandbox
 from grader.script import Script, make_script
 
 
@@ -51,16 +51,22 @@ def grade_submission(
     seed: int | None = None,
     limits: Limits | None = None,
     name: str | None = None,
+    sandbox: Sandbox | None = None,
 ) -> SubmissionReport:
-    """Grade one submission. Never raises for anything the submission does."""
+    """Grade one submission. Never raises for anything the submission does.
+
+    ``sandbox``: one already started for this submission, so that its worker warmed up while
+    the caller loaded the cases and made the scripts.
+    """
     started = time.monotonic()
     report = SubmissionReport(name or display_name(path), path)
-    try:
-        submission_file(path)
-    except FileNotFoundError as exc:
-        report.error = str(exc)
-        return report
-    with Sandbox(path, limits) as sandbox:  # the worker warms up while scripts are made
+    if sandbox is None:
+        try:
+            sandbox = Sandbox(path, limits)
+        except FileNotFoundError as exc:
+            report.error = str(exc)
+            return report
+    with sandbox:
         if scripts is None:
             scripts = make_scripts(cases, seed)
         for script in scripts:

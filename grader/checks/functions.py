@@ -130,7 +130,7 @@ def trim_problem(
         return ("It never returned (the run ended first).", "", None, None)
     if acceptable is None:
         need = system_tokens(messages, model) + message_tokens(messages[-1], model)
-        if "error" in result and result["error"]["type"] == "ValueError":
+        if "error" in result and "ValueError" in result["error"].get("bases", ["?"]):
             return None
         return (
             f"The system messages and the newest message alone need {need:,} tokens, over the "
