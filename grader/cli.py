@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import queue
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -29,7 +31,9 @@ def expand(paths: tuple[Path, ...]) -> list[Path]:
         if path.is_file() or (path / "chat_repl.py").is_file():
             found.append(path)
         elif path.is_dir():
-            found.extend(sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")))
+            found.extend(
+                sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+            )
         else:
             raise click.BadParameter(f"{path}: no such file or directory", param_hint="PATH")
     return found
@@ -47,29 +51,61 @@ def load(cases_dir: Path, only: tuple[str, ...]) -> list[Case]:
     if only:
         unknown = sorted(set(only) - {c.id for c in cases})
         if unknown:
-            raise click.BadParameter(f"no case {', '.join(unknown)} in {cases_dir}", param_hint="--case")
+            raise click.BadParameter(
+                f"no case {', '.join(unknown)} in {cases_dir}", param_hint="--case"
+            )
         cases = [c for c in cases if c.id in only]
     return cases
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--cases", "cases_dir", type=click.Path(path_type=Path, file_okay=False),
-              default=BUILTIN_CASES, show_default="the built-in suite", help="Directory of *.toml cases.")
-@click.option("--case", "only", multiple=True, metavar="ID", help="Run only this case (repeatable).")
+@click.option(
+    "--cases",
+    "cases_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=BUILTIN_CASES,
+    show_default="the built-in suite",
+    help="Directory of *.toml cases.",
+)
+@click.option(
+    "--case", "only", multiple=True, metavar="ID", help="Run only this case (repeatable)."
+)
 @click.option("--list", "list_cases", is_flag=True, help="List the cases and exit.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
-@click.option("--output", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the report here instead of standard output.")
-@click.option("--summary", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write a CSV, one row per submission: name, score, max score, failed checks.")
-@click.option("--jobs", "-j", type=click.IntRange(1), default=os.cpu_count() or 1,
-              show_default="the number of cores", help="Submissions graded at once.")
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the report here instead of standard output.",
+)
+@click.option(
+    "--summary",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write a CSV, one row per submission: name, score, max score, failed checks.",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1),
+    default=os.cpu_count() or 1,
+    show_default="the number of cores",
+    help="Submissions graded at once.",
+)
 @click.option("--seed", type=int, help="Seed for generated histories (default: each case's own).")
-@click.option("--memory-mb", type=click.IntRange(64), default=1024, show_default=True,
-              help="Memory a submission may use beyond the grader's own.")
-@click.option("--output-kb", type=click.IntRange(1), default=1024, show_default=True,
-              help="Output a submission may print per case; the rest is cut off.")
+@click.option(
+    "--memory-mb",
+    type=click.IntRange(64),
+    default=1024,
+    show_default=True,
+    help="Memory a submission may use beyond the grader's own.",
+)
+@click.option(
+    "--output-kb",
+    type=click.IntRange(1),
+    default=1024,
+    show_default=True,
+    help="Output a submission may print per case; the rest is cut off.",
+)
 def grade(paths: tuple[Path, ...], cases_dir: Path, only: tuple[str, ...], list_cases: bool,
           fmt: str, output: Path | None, summary: Path | None, jobs: int, seed: int | None,
           memory_mb: int, output_kb: int) -> None:  # fmt: skip
@@ -89,8 +125,8 @@ def grade(paths: tuple[Path, ...], cases_dir: Path, only: tuple[str, ...], list_
     if not submissions:
         raise click.BadParameter("no submissions found", param_hint="PATH")
     limits = Limits(memory_mb=memory_mb, output_kb=output_kb)
-    # One submission: start its worker first, so it warms up while the scripts are made.
-    early = start_sandbox(submissions[0], limits) if len(submissions) == 1 else None
+    # Workers start first, so they warm up while the cases are loaded and the scripts made.
+    sandboxes = [Sandbox(limits) for _ in range(min(jobs, len(submissions)))]
     try:
         cases = load(cases_dir, only)
         try:
@@ -98,10 +134,10 @@ def grade(paths: tuple[Path, ...], cases_dir: Path, only: tuple[str, ...], list_
         except CaseError as error:
             click.secho(f"error: {error}", fg="red", err=True)
             sys.exit(2)
-        reports = run_all(submissions, cases, scripts, limits, jobs, early)
+        reports = run_all(submissions, cases, scripts, sandboxes)
     finally:
-        if early is not None:
-            early.close()
+        for sandbox in sandboxes:
+            sandbox.close()
     text = render(reports, fmt, color=None if output is None else False)
     if output is not None:
         output.write_text(text + "\n", encoding="utf-8")
@@ -117,23 +153,29 @@ def grade(paths: tuple[Path, ...], cases_dir: Path, only: tuple[str, ...], list_
     sys.exit(0 if all(r.passed for r in reports) else 1)
 
 
-def start_sandbox(path: Path, limits: Limits) -> Sandbox | None:
-    try:
-        return Sandbox(path, limits)
-    except FileNotFoundError:
-        return None  # reported by grade_submission
-
-
-def run_all(submissions: list[Path], cases: list[Case], scripts: list[Script], limits: Limits,
-            jobs: int, early: Sandbox | None = None) -> list[SubmissionReport]:  # fmt: skip
-    """Grade in parallel; each submission has its own worker, so one cannot sink another."""
+def run_all(submissions: list[Path], cases: list[Case], scripts: list[Script],
+            sandboxes: list[Sandbox]) -> list[SubmissionReport]:  # fmt: skip
+    """Grade in parallel, one submission per worker at a time; a submission's crash or hang
+    ends only its own case, in a fork of the worker."""
     if len(submissions) == 1:
-        return [grade_submission(submissions[0], cases, scripts, limits=limits, sandbox=early)]
+        return [grade_submission(submissions[0], cases, scripts, sandbox=sandboxes[0])]
+    idle: queue.Queue[Sandbox] = queue.Queue()
+    for sandbox in sandboxes:
+        idle.put(sandbox)
+
+    def grade_one(path: Path) -> SubmissionReport:
+        sandbox = idle.get()
+        try:
+            return grade_submission(path, cases, scripts, sandbox=sandbox)
+        finally:
+            idle.put(sandbox)
+
     reports: dict[Path, SubmissionReport] = {}
-    with ThreadPoolExecutor(max_workers=jobs) as pool, click.progressbar(
-        length=len(submissions), label="grading", file=sys.stderr
-    ) as bar:
-        futures = {pool.submit(grade_submission, p, cases, scripts, None, limits): p for p in submissions}
+    with ThreadPoolExecutor(max_workers=len(sandboxes)) as pool, click.progressbar(
+        length=len(submissions), label=f"grading {len(submissions)} submissions",
+        file=sys.stderr if sys.stderr.isatty() else io.StringIO(),
+    ) as bar:  # fmt: skip
+        futures = {pool.submit(grade_one, path): path for path in submissions}
         for future in as_completed(futures):
             reports[futures[future]] = future.result()
             bar.update(1)
@@ -143,7 +185,9 @@ def run_all(submissions: list[Path], cases: list[Case], scripts: list[Script], l
 def case_table(cases: list[Case]) -> str:
     rows = [("id", "kind", "points", "visibility", "budget", "model", "description")]
     for c in cases:
-        rows.append((c.id, c.kind, f"{c.points:g}", c.visibility, f"{c.budget:,}", c.model, c.description))
+        rows.append(
+            (c.id, c.kind, f"{c.points:g}", c.visibility, f"{c.budget:,}", c.model, c.description)
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1]

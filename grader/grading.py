@@ -9,7 +9,7 @@ from pathlib import Path
 
 from grader.cases import Case
 from grader.checks import CheckResult, evaluate
-from grader.runner import Limits, Sandbox
+from grader.runner import Limits, Sandbox, submission_file
 from grader.script import Script, make_script
 
 
@@ -37,7 +37,8 @@ class SubmissionReport:
 
     @property
     def failed_checks(self) -> list[str]:
-        return [f"{r.case}:{r.id}" for r in self.results if not r.passed]
+        """case:check of every failure (skipped checks follow from these)."""
+        return [f"{r.case}:{r.id}" for r in self.results if r.status == "failed"]
 
 
 def make_scripts(cases: Sequence[Case], seed: int | None = None) -> list[Script]:
@@ -55,25 +56,29 @@ def grade_submission(
 ) -> SubmissionReport:
     """Grade one submission. Never raises for anything the submission does.
 
-    ``sandbox``: one already started for this submission, so that its worker warmed up while
-    the caller loaded the cases and made the scripts.
+    ``sandbox``: one already started (and left open), so that its worker warmed up while the
+    caller loaded the cases and made the scripts, or graded the submission before.
     """
     started = time.monotonic()
     report = SubmissionReport(name or display_name(path), path)
-    if sandbox is None:
-        try:
-            sandbox = Sandbox(path, limits)
-        except FileNotFoundError as exc:
-            report.error = str(exc)
-            return report
-    with sandbox:
+    try:
+        file = submission_file(path)
+    except FileNotFoundError as exc:
+        report.error = str(exc)
+        return report
+    own = sandbox is None
+    sandbox = sandbox or Sandbox(limits)  # the worker warms up while scripts are made
+    try:
         if scripts is None:
             scripts = make_scripts(cases, seed)
         for script in scripts:
-            run = sandbox.run(script)
+            run = sandbox.run(script, file)
             report.results.extend(evaluate(script, run))
             report.outputs[script.case.id] = run.output
         report.fence = sandbox.fence
+    finally:
+        if own:
+            sandbox.close()
     report.seconds = time.monotonic() - started
     return report
 

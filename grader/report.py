@@ -21,7 +21,9 @@ SYMBOLS = {"passed": (":)", "green"), "failed": (":(", "red"), "skipped": (":|",
 def render(reports: Sequence[SubmissionReport], fmt: str, color: bool | None = None) -> str:
     if fmt == "json":
         payload: Any = [as_json(r) for r in reports]
-        return json.dumps(payload[0] if len(payload) == 1 else payload, indent=2, ensure_ascii=False)
+        return json.dumps(
+            payload[0] if len(payload) == 1 else payload, indent=2, ensure_ascii=False
+        )
     if fmt == "gradescope":
         if len(reports) != 1:
             raise click.UsageError("--format gradescope takes exactly one submission")
@@ -60,7 +62,8 @@ def as_text(report: SubmissionReport, color: bool | None = None) -> str:
             for i, line in enumerate(result.actual.splitlines()):
                 say(f"    {'actual:  ' if i == 0 else '         '} {line}")
     say()
-    verdict = "all checks passed" if report.passed else f"{len(report.failed_checks)} checks did not pass"
+    failed = sum(r.status != "passed" for r in report.results)
+    verdict = "all checks passed" if report.passed else f"{failed} checks did not pass"
     say(f"score {format_points(report.score)} / {format_points(report.max_score)}: {verdict}",
         bold=True, fg="green" if report.passed else "red")  # fmt: skip
     return "\n".join(out)

@@ -96,10 +96,10 @@ def scrubbed_environment(tiktoken_cache: Path, home: Path) -> dict[str, str]:
 
 
 class Sandbox:
-    """One submission's worker and scratch space; cases run one after another."""
+    """A worker and its scratch space. Cases run one after another, each in a fresh fork of
+    the worker, so one sandbox can grade many submissions in turn."""
 
-    def __init__(self, submission: Path, limits: Limits | None = None) -> None:
-        self.file = submission_file(submission)
+    def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
         self.root = Path(tempfile.mkdtemp(prefix="trimlab-"))
         self.cache = seed_tiktoken_cache(self.root / "tiktoken-cache")
@@ -154,13 +154,14 @@ class Sandbox:
         except OSError:
             return ""
 
-    def run(self, script: Script) -> CaseRun:
+    def run(self, script: Script, submission: Path) -> CaseRun:
+        """Run one case of ``submission`` (a chat_repl.py, see ``submission_file``)."""
         started = time.monotonic()
-        run = self._run(script)
+        run = self._run(script, submission)
         run.seconds = time.monotonic() - started
         return run
 
-    def _run(self, script: Script) -> CaseRun:
+    def _run(self, script: Script, file: Path) -> CaseRun:
         case = script.case
         self.cases_run += 1
         budget = case.timeout + (self.limits.startup_seconds if not self.ready else 0)
@@ -175,7 +176,7 @@ class Sandbox:
             self.stop()
             reason = str(exc) or "the grading worker did not start in time"
             return CaseRun(script, Outcome("crashed", reason))
-        workdir, stdin, output = self._prepare(script)
+        workdir, stdin, output = self._prepare(script, file)
         mock = (
             ChatCompletionsMock(script.mock_config())
             if isinstance(script, ConversationScript)
@@ -183,7 +184,7 @@ class Sandbox:
         )
         run = CaseRun(script, Outcome("vanished"))
         assert self.channel is not None
-        self.channel.send(case_message(script, workdir, self.file.name, stdin, output, self.limits))
+        self.channel.send(case_message(script, workdir, file.name, stdin, output, self.limits))
         child: int | None = None
         exited: dict[str, Any] | None = None
         done: dict[str, Any] | None = None
@@ -210,7 +211,7 @@ class Sandbox:
                 child = int(message["pid"])
             elif op == "loaded":
                 run.loaded = bool(message.get("ok"))
-                run.load_error = load_error(message, self.file)
+                run.load_error = load_error(message, file)
             elif op == "request" and mock is not None:
                 self._answer(mock, message)
             elif op == "result":
@@ -231,6 +232,7 @@ class Sandbox:
                 run.outcome = Outcome("load_failed", run.load_error)
             else:
                 run.outcome = Outcome("vanished", vanished_message(exited))
+        hide_workdir(run, workdir, file.parent)
         run.output = read_capped(output, self.limits.output_kb * 1024)
         shutil.rmtree(workdir, ignore_errors=True)
         return run
@@ -272,11 +274,11 @@ class Sandbox:
         self.stop()
         return None
 
-    def _prepare(self, script: Script) -> tuple[Path, Path, Path]:
+    def _prepare(self, script: Script, file: Path) -> tuple[Path, Path, Path]:
         """A fresh copy of the submission to run in, and the case's input and output files."""
         n = self.cases_run
         workdir = self.root / f"case-{n}" / "work"
-        copy_submission(self.file.parent, workdir)
+        copy_submission(file.parent, workdir)
         stdin = self.root / f"case-{n}" / "stdin.txt"
         lines = script.lines if isinstance(script, ConversationScript) else ()
         stdin.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
@@ -335,6 +337,20 @@ def case_message(
     else:
         message["system_prompt"] = case.system
     return message
+
+
+def hide_workdir(run: CaseRun, workdir: Path, original: Path) -> None:
+    """Tracebacks name the student's own files, not the scratch copy they ran in."""
+
+    def fix(text: str) -> str:
+        return text.replace(str(workdir), str(original))
+
+    if run.load_error:
+        run.load_error = fix(run.load_error)
+    if run.outcome.error:
+        run.outcome.error = {
+            k: fix(v) if isinstance(v, str) else v for k, v in run.outcome.error.items()
+        }
 
 
 def load_error(message: dict[str, Any], file: Path) -> str | None:

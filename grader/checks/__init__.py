@@ -95,7 +95,9 @@ def evaluate(script: Script, run: CaseRun) -> list[CheckResult]:
             outcomes[check_.id] = ("failed", failure.rationale, failure)
         else:
             outcomes[check_.id] = ("passed", note or check_.description, None)
-    share = case.points / len(wanted) if wanted else 0.0
+    # loads is the gate, not an achievement: the case's points go to the checks after it.
+    scored = [c for c in wanted if c != "loads"]
+    share = case.points / len(scored) if scored else 0.0
     results = []
     for id_ in wanted:
         status, message, failure = outcomes[id_]
@@ -109,8 +111,8 @@ def evaluate(script: Script, run: CaseRun) -> list[CheckResult]:
                 help=failure.help if failure else "",
                 expected=show(failure.expected) if failure else None,
                 actual=show(failure.actual) if failure else None,
-                score=share if status == "passed" else 0.0,
-                max_score=share,
+                score=share if status == "passed" and id_ in scored else 0.0,
+                max_score=share if id_ in scored else 0.0,
                 visibility=case.visibility,
             )
         )
