@@ -106,9 +106,19 @@ def load(cases_dir: Path, only: tuple[str, ...]) -> list[Case]:
     show_default=True,
     help="Output a submission may print per case; the rest is cut off.",
 )
-def grade(paths: tuple[Path, ...], cases_dir: Path, only: tuple[str, ...], list_cases: bool,
-          fmt: str, output: Path | None, summary: Path | None, jobs: int, seed: int | None,
-          memory_mb: int, output_kb: int) -> None:  # fmt: skip
+def grade(
+    paths: tuple[Path, ...],
+    cases_dir: Path,
+    only: tuple[str, ...],
+    list_cases: bool,
+    fmt: str,
+    output: Path | None,
+    summary: Path | None,
+    jobs: int,
+    seed: int | None,
+    memory_mb: int,
+    output_kb: int,
+) -> None:
     """Grade PATH: a directory holding chat_repl.py, the file itself, or a directory of such
     directories (a whole class). With no PATH, grade the reference solution.
 
@@ -118,8 +128,11 @@ def grade(paths: tuple[Path, ...], cases_dir: Path, only: tuple[str, ...], list_
         click.echo(case_table(load(cases_dir, only)))
         return
     if not paths:
-        click.secho(f"No PATH given: grading the reference solution, {reference_solution()}",
-                    fg="cyan", err=True)  # fmt: skip
+        click.secho(
+            f"No PATH given: grading the reference solution, {reference_solution()}",
+            fg="cyan",
+            err=True,
+        )
         paths = (reference_solution(),)
     submissions = expand(paths)
     if not submissions:
@@ -153,8 +166,9 @@ def grade(paths: tuple[Path, ...], cases_dir: Path, only: tuple[str, ...], list_
     sys.exit(0 if all(r.passed for r in reports) else 1)
 
 
-def run_all(submissions: list[Path], cases: list[Case], scripts: list[Script],
-            sandboxes: list[Sandbox]) -> list[SubmissionReport]:  # fmt: skip
+def run_all(
+    submissions: list[Path], cases: list[Case], scripts: list[Script], sandboxes: list[Sandbox]
+) -> list[SubmissionReport]:
     """Grade in parallel, one submission per worker at a time; a submission's crash or hang
     ends only its own case, in a fork of the worker."""
     if len(submissions) == 1:
@@ -171,10 +185,14 @@ def run_all(submissions: list[Path], cases: list[Case], scripts: list[Script],
             idle.put(sandbox)
 
     reports: dict[Path, SubmissionReport] = {}
-    with ThreadPoolExecutor(max_workers=len(sandboxes)) as pool, click.progressbar(
-        length=len(submissions), label=f"grading {len(submissions)} submissions",
-        file=sys.stderr if sys.stderr.isatty() else io.StringIO(),
-    ) as bar:  # fmt: skip
+    with (
+        ThreadPoolExecutor(max_workers=len(sandboxes)) as pool,
+        click.progressbar(
+            length=len(submissions),
+            label=f"grading {len(submissions)} submissions",
+            file=sys.stderr if sys.stderr.isatty() else io.StringIO(),
+        ) as bar,
+    ):
         futures = {pool.submit(grade_one, path): path for path in submissions}
         for future in as_completed(futures):
             reports[futures[future]] = future.result()

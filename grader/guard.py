@@ -60,7 +60,7 @@ def limit_resources(memory_bytes: int | None, output_bytes: int, cpu_seconds: in
 
 def set_limit(which: int, value: int) -> None:
     try:
-        soft, hard = resource.getrlimit(which)
+        _soft, hard = resource.getrlimit(which)
         if hard != resource.RLIM_INFINITY:
             value = min(value, hard)
         resource.setrlimit(which, (value, hard))

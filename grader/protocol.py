@@ -6,6 +6,7 @@ the submission does to its sockets can touch the channel its verdict travels on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -58,10 +59,8 @@ class Channel:
 
     def close(self) -> None:
         for fd in (self.read_fd, self.write_fd):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
 
 
 def parse(line: bytes) -> dict[str, Any]:

@@ -64,8 +64,11 @@ def as_text(report: SubmissionReport, color: bool | None = None) -> str:
     say()
     failed = sum(r.status != "passed" for r in report.results)
     verdict = "all checks passed" if report.passed else f"{failed} checks did not pass"
-    say(f"score {format_points(report.score)} / {format_points(report.max_score)}: {verdict}",
-        bold=True, fg="green" if report.passed else "red")  # fmt: skip
+    say(
+        f"score {format_points(report.score)} / {format_points(report.max_score)}: {verdict}",
+        bold=True,
+        fg="green" if report.passed else "red",
+    )
     return "\n".join(out)
 
 
@@ -117,15 +120,17 @@ def as_gradescope(report: SubmissionReport) -> dict[str, Any]:
         return {"score": 0, "output": report.error, "tests": []}
     tests = []
     for number, result in enumerate(report.results, start=1):
-        tests.append({
-            "name": f"{result.case}: {result.id} — {result.description}",
-            "number": str(number),
-            "score": round(result.score, 4),
-            "max_score": round(result.max_score, 4),
-            "status": "passed" if result.passed else "failed",
-            "output": detail(result),
-            "visibility": "hidden" if result.visibility == "hidden" else "visible",
-        })  # fmt: skip
+        tests.append(
+            {
+                "name": f"{result.case}: {result.id} — {result.description}",
+                "number": str(number),
+                "score": round(result.score, 4),
+                "max_score": round(result.max_score, 4),
+                "status": "passed" if result.passed else "failed",
+                "output": detail(result),
+                "visibility": "hidden" if result.visibility == "hidden" else "visible",
+            }
+        )
     return {
         "score": report.score,
         "execution_time": round(report.seconds, 2),
@@ -140,17 +145,22 @@ def as_junit(reports: Sequence[SubmissionReport]) -> str:
     root = ET.Element("testsuites", name="trimlab")
     for report in reports:
         suite = ET.SubElement(
-            root, "testsuite", name=report.name, tests=str(len(report.results)),
+            root,
+            "testsuite",
+            name=report.name,
+            tests=str(len(report.results)),
             failures=str(sum(r.status == "failed" for r in report.results)),
             skipped=str(sum(r.status == "skipped" for r in report.results)),
-            errors="1" if report.error else "0", time=f"{report.seconds:.3f}",
-        )  # fmt: skip
+            errors="1" if report.error else "0",
+            time=f"{report.seconds:.3f}",
+        )
         if report.error:
             case = ET.SubElement(suite, "testcase", classname=report.name, name="submission")
             ET.SubElement(case, "error", message=report.error)
         for result in report.results:
-            case = ET.SubElement(suite, "testcase", classname=f"{report.name}.{result.case}",
-                                 name=result.id)  # fmt: skip
+            case = ET.SubElement(
+                suite, "testcase", classname=f"{report.name}.{result.case}", name=result.id
+            )
             if result.status == "failed":
                 ET.SubElement(case, "failure", message=result.message[:500]).text = detail(result)
             elif result.status == "skipped":
@@ -165,6 +175,13 @@ def summary_csv(reports: Sequence[SubmissionReport]) -> str:
     writer = csv.writer(buffer)
     writer.writerow(["submission", "score", "max_score", "failed_checks", "error"])
     for report in reports:
-        writer.writerow([report.name, format_points(report.score), format_points(report.max_score),
-                         " ".join(report.failed_checks), report.error or ""])  # fmt: skip
+        writer.writerow(
+            [
+                report.name,
+                format_points(report.score),
+                format_points(report.max_score),
+                " ".join(report.failed_checks),
+                report.error or "",
+            ]
+        )
     return buffer.getvalue()

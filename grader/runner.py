@@ -8,6 +8,7 @@ process could have changed.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import shutil
 import signal
@@ -286,18 +287,14 @@ class Sandbox:
 
     def stop(self) -> None:
         if self.channel is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self.channel.send({"op": "quit"})
-            except OSError:
-                pass
             self.channel.close()
             self.channel = None
         if self.process is not None:
             kill_group(self.process.pid)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
             self.process = None
         self.ready = False
 
@@ -382,10 +379,8 @@ def vanished_message(exited: dict[str, Any] | None) -> str:
 def kill_group(pid: int | None) -> None:
     if not pid:
         return
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def read_capped(path: Path, limit: int) -> str:

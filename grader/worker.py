@@ -11,6 +11,7 @@ Started by ``grader.runner.Sandbox`` with the two pipe ends as ``sys.argv[2:4]``
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import importlib.util
 import inspect
@@ -129,19 +130,21 @@ def redirect_stdio(stdin: Path, output: Path) -> None:
     os.dup2(out_fd, 2)
     os.close(in_fd)
     os.close(out_fd)
-    sys.stdin = io.TextIOWrapper(open(0, "rb", closefd=False), encoding="utf-8")
+    # These wrappers live as long as the process: no context manager can own them.
+    sys.stdin = io.TextIOWrapper(open(0, "rb", closefd=False), encoding="utf-8")  # noqa: SIM115
     sys.stdout = io.TextIOWrapper(
-        open(1, "wb", closefd=False), encoding="utf-8", errors="replace", line_buffering=True
+        open(1, "wb", closefd=False),  # noqa: SIM115
+        encoding="utf-8",
+        errors="replace",
+        line_buffering=True,
     )
     sys.stderr = sys.stdout
 
 
 def flush_stdio() -> None:
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
-        except (OSError, ValueError):
-            pass
 
 
 def load_submission(path: Path, channel: Channel) -> ModuleType | None:

@@ -64,9 +64,15 @@ def pair_requests(script: ConversationScript, run: CaseRun) -> tuple[Turn, ...]:
         while leading < len(messages) and is_system(messages[leading]):
             leading += 1
         result.append(
-            Turn(len(result) + 1, entry, line, conversation,
-                 tuple(messages[:leading]), tuple(messages[leading:]))
-        )  # fmt: skip
+            Turn(
+                len(result) + 1,
+                entry,
+                line,
+                conversation,
+                tuple(messages[:leading]),
+                tuple(messages[leading:]),
+            )
+        )
         history = list(conversation)
         if entry.reply is not None:
             history.append({"role": "assistant", "content": entry.reply})
@@ -112,7 +118,10 @@ def ended(run: CaseRun) -> str:
     if outcome.kind == "exit":
         return f"main() called sys.exit({error.get('code')})"
     if outcome.kind == "bad_signature":
-        return f"main() cannot be called as main(system_prompt=..., model=..., max_input_tokens=...): {error.get('message')}"
+        return (
+            "main() cannot be called as main(system_prompt=..., model=..., "
+            f"max_input_tokens=...): {error.get('message')}"
+        )
     if outcome.kind == "returned":
         return "main() returned"
     return outcome.message or outcome.kind
@@ -124,8 +133,12 @@ def requests_sent(script: Script, run: CaseRun) -> None:
         raise Failure(f"main() sent no request: {ended(run)}")
 
 
-@check("system_kept", "every request starts with the system message, unchanged", "conversation",
-       ("loads", "requests_sent"))  # fmt: skip
+@check(
+    "system_kept",
+    "every request starts with the system message, unchanged",
+    "conversation",
+    ("loads", "requests_sent"),
+)
 def system_kept(script: Script, run: CaseRun) -> str:
     script, all_turns = conversation_turns(script, run)
     wanted = script.system_messages[0]["content"]
@@ -157,8 +170,12 @@ def system_kept(script: Script, run: CaseRun) -> str:
     return f"all {len(all_turns)} requests start with the system message"
 
 
-@check("under_budget", "every request is within the input-token budget", "conversation",
-       ("loads", "requests_sent"))  # fmt: skip
+@check(
+    "under_budget",
+    "every request is within the input-token budget",
+    "conversation",
+    ("loads", "requests_sent"),
+)
 def under_budget(script: Script, run: CaseRun) -> str:
     script, all_turns = conversation_turns(script, run)
     budget, model = script.case.budget, script.case.model
@@ -189,16 +206,23 @@ def under_budget(script: Script, run: CaseRun) -> str:
     return f"all {len(all_turns)} requests within {budget:,} tokens (the largest: {largest:,})"
 
 
-@check("history_kept", "every request carries the earlier replies", "conversation",
-       ("loads", "requests_sent"))  # fmt: skip
+@check(
+    "history_kept",
+    "every request carries the earlier replies",
+    "conversation",
+    ("loads", "requests_sent"),
+)
 def history_kept(script: Script, run: CaseRun) -> str:
     script, all_turns = conversation_turns(script, run)
     for turn in all_turns[1:]:
         previous = all_turns[turn.number - 2].entry.reply
         if previous is None or len(turn.others) < 2:
             continue  # nothing to carry, or trimming left room for the newest line only
-        if not any(m.get("role") == "assistant" and m.get("content") == previous
-                   for m in turn.others if isinstance(m, dict)):  # fmt: skip
+        if not any(
+            m.get("role") == "assistant" and m.get("content") == previous
+            for m in turn.others
+            if isinstance(m, dict)
+        ):
             replies = sum(
                 1 for m in turn.others if isinstance(m, dict) and m.get("role") == "assistant"
             )
@@ -212,55 +236,86 @@ def history_kept(script: Script, run: CaseRun) -> str:
     return "every request carried the previous reply"
 
 
-@check("oldest_first", "trimming drops the oldest messages first", "conversation",
-       ("loads", "requests_sent", "history_kept"))  # fmt: skip
+@check(
+    "oldest_first",
+    "trimming drops the oldest messages first",
+    "conversation",
+    ("loads", "requests_sent", "history_kept"),
+)
 def oldest_first(script: Script, run: CaseRun) -> str:
     script, all_turns = conversation_turns(script, run)
     for turn in all_turns:
         problem = suffix_problem(turn)
         if problem:
-            raise Failure(f"{where(script, turn)} {problem[0]}", problem[1],
-                          expected=problem[2], actual=problem[3])  # fmt: skip
+            raise Failure(
+                f"{where(script, turn)} {problem[0]}",
+                problem[1],
+                expected=problem[2],
+                actual=problem[3],
+            )
     return "every request sent the newest part of the conversation"
 
 
 def suffix_problem(turn: Turn) -> tuple[str, str, str | None, str | None] | None:
     sent, conversation = list(turn.others), list(turn.conversation)
     if any(is_system(m) for m in sent):
-        return ("puts a system message after the conversation started.",
-                "Keep system messages first.", None, None)  # fmt: skip
+        return (
+            "puts a system message after the conversation started.",
+            "Keep system messages first.",
+            None,
+            None,
+        )
     n = len(sent)
     if 0 < n <= len(conversation) and all(
         same(a, b) for a, b in zip(sent, conversation[-n:], strict=True)
     ):
         return None
     if n == 0:
-        return ("sent only system messages, not the newest line.",
-                "The newest user line is the one being answered; it must be last.", None, None)  # fmt: skip
+        return (
+            "sent only system messages, not the newest line.",
+            "The newest user line is the one being answered; it must be last.",
+            None,
+            None,
+        )
     positions = locate(sent, conversation)
     newest = len(conversation) - 1
     picture_expected = picture(range(len(conversation)), conversation)
     picture_actual = picture_of(positions, sent)
     if None in positions:
         bad = sent[positions.index(None)]
-        return (f"sent a message that is not in the conversation as it was: {describe(bad)}.",
-                "Send messages unchanged: drop whole messages, never shorten or edit them.",
-                picture_expected, picture_actual)  # fmt: skip
+        return (
+            f"sent a message that is not in the conversation as it was: {describe(bad)}.",
+            "Send messages unchanged: drop whole messages, never shorten or edit them.",
+            picture_expected,
+            picture_actual,
+        )
     if newest not in positions:
-        return (f"does not end with the newest line {short(conversation[-1]['content'])}; it "
-                f"ends with {describe(sent[-1])}.",
-                "Drop from the oldest end: the newest line is the one being answered, so it is "
-                "always sent, last.", picture_expected, picture_actual)  # fmt: skip
+        return (
+            f"does not end with the newest line {short(conversation[-1]['content'])}; it "
+            f"ends with {describe(sent[-1])}.",
+            "Drop from the oldest end: the newest line is the one being answered, so it is "
+            "always sent, last.",
+            picture_expected,
+            picture_actual,
+        )
     kept = [p for p in positions if p is not None]
     if kept != sorted(kept) or len(set(kept)) != len(kept):
-        return ("sent the conversation out of order.", "Keep the messages in their order.",
-                picture_expected, picture_actual)  # fmt: skip
+        return (
+            "sent the conversation out of order.",
+            "Keep the messages in their order.",
+            picture_expected,
+            picture_actual,
+        )
     oldest = kept[0]
     gap = next(i for i in range(newest, oldest, -1) if i not in kept)
-    return (f"dropped message #{gap} ({describe(conversation[gap])}) but kept the older "
-            f"message #{oldest} ({describe(conversation[oldest])}).",
-            "Drop the oldest messages first, so that what is sent is always the most recent "
-            "part of the conversation.", picture_expected, picture_actual)  # fmt: skip
+    return (
+        f"dropped message #{gap} ({describe(conversation[gap])}) but kept the older "
+        f"message #{oldest} ({describe(conversation[oldest])}).",
+        "Drop the oldest messages first, so that what is sent is always the most recent "
+        "part of the conversation.",
+        picture_expected,
+        picture_actual,
+    )
 
 
 def locate(sent: list[Message], conversation: list[Message]) -> list[int | None]:
@@ -286,8 +341,11 @@ def picture(indexes: Any, conversation: list[Message]) -> str:
 
 
 def picture_of(positions: list[int | None], sent: list[Message]) -> str:
-    return compact([f"{m.get('role')}#{p}" if p is not None else f"{m.get('role')}(not in the conversation)"
-                    for m, p in zip(sent, positions, strict=True)])  # fmt: skip
+    names = []
+    for message, p in zip(sent, positions, strict=True):
+        role = message.get("role")
+        names.append(f"{role}#{p}" if p is not None else f"{role}(not in the conversation)")
+    return compact(names)
 
 
 def compact(names: list[str]) -> str:
@@ -296,8 +354,12 @@ def compact(names: list[str]) -> str:
     return "[" + ", ".join(names) + "]"
 
 
-@check("not_over_trimmed", "nothing is dropped that would have fit", "conversation",
-       ("loads", "requests_sent", "system_kept", "under_budget", "oldest_first"))  # fmt: skip
+@check(
+    "not_over_trimmed",
+    "nothing is dropped that would have fit",
+    "conversation",
+    ("loads", "requests_sent", "system_kept", "under_budget", "oldest_first"),
+)
 def not_over_trimmed(script: Script, run: CaseRun) -> str:
     script, all_turns = conversation_turns(script, run)
     budget, model = script.case.budget, script.case.model
@@ -322,8 +384,12 @@ def not_over_trimmed(script: Script, run: CaseRun) -> str:
     return "every request kept as much history as fit"
 
 
-@check("oversize_handled", "a line too long for the budget is refused, and the REPL goes on",
-       "conversation", ("loads", "requests_sent"))  # fmt: skip
+@check(
+    "oversize_handled",
+    "a line too long for the budget is refused, and the REPL goes on",
+    "conversation",
+    ("loads", "requests_sent"),
+)
 def oversize_handled(script: Script, run: CaseRun) -> str:
     script, all_turns = conversation_turns(script, run)
     model, budget = script.case.model, script.case.budget

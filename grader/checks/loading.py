@@ -22,7 +22,8 @@ def loads(script: Script, run: CaseRun) -> None:
             CONTRACT_HELP
             if "does not define" in run.load_error
             else (
-                "Run `python chat_repl.py` yourself: importing the file must not fail or wait for input."
+                "Run `python chat_repl.py` yourself: importing the file must not fail or wait "
+                "for input."
             )
         )
         raise Failure(run.load_error, help)
