@@ -75,7 +75,10 @@ def locate(path: Path, field: str) -> int | None:
             break
         if "=" in stripped and stripped.split("=", 1)[0].strip() == key:
             return number + 1
-    return start + 1 if table is not None else None
+    if table is not None:
+        return start + 1
+    headers = (f"[{key}]", f"[[{key}]]")
+    return next((n + 1 for n, line in enumerate(text) if line.strip() in headers), None)
 
 
 @dataclass(frozen=True)
