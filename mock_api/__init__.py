@@ -8,6 +8,7 @@ from mock_api.core import (
     MockRequest,
     MockResponse,
 )
+from mock_api.intercept import intercept  # cheap: respx and httpx load when it is used
 from mock_api.replies import FixedReplies, TokenReplies
 from mock_api.tokens import count_request_tokens
 
@@ -23,12 +24,3 @@ __all__ = [
     "count_request_tokens",
     "intercept",
 ]
-
-
-def __getattr__(name: str) -> object:
-    # respx and httpx load only for in-process interception, not for the server or the grader.
-    if name == "intercept":
-        from mock_api.intercept import intercept
-
-        return intercept
-    raise AttributeError(f"module 'mock_api' has no attribute {name!r}")

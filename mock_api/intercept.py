@@ -4,6 +4,9 @@ openai 2.x sends through httpx (httpcore underneath); openai 3.x through httpx2 
 which respx reaches only with the ``httpcore2`` mocker that pytest-httpx2 defines. We start a
 router for each transport that is importable, so unmodified ``OpenAI()`` or ``AsyncOpenAI()``
 code is caught under either major. Anything else raises: no real request can leave.
+
+respx and httpx are imported only when interception starts, so importing ``mock_api`` (the
+server, the grader) does not pay for them.
 """
 
 from __future__ import annotations
@@ -11,12 +14,13 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-
-import httpx
-import respx
-from respx.mocks import Mocker
+from typing import TYPE_CHECKING
 
 from mock_api.core import ChatCompletionsMock, MockRequest, MockResponse
+
+if TYPE_CHECKING:
+    import httpx
+    import respx
 
 Handler = Callable[[MockRequest], MockResponse]
 CHAT_ROUTE = {"method": "POST", "path__regex": r"(^|/)chat/completions/?$"}
@@ -24,6 +28,8 @@ CHAT_ROUTE = {"method": "POST", "path__regex": r"(^|/)chat/completions/?$"}
 
 def available_mockers() -> list[str]:
     """respx mocker names for the HTTP stacks installed here."""
+    from respx.mocks import Mocker
+
     names = []
     if importlib.util.find_spec("httpcore2") is not None:
         if "httpcore2" not in Mocker.registry:
@@ -51,6 +57,8 @@ def to_mock_request(request: httpx.Request) -> MockRequest:
 
 
 def side_effect(handler: Handler, mocker: str) -> Callable[[httpx.Request], httpx.Response]:
+    import httpx
+
     def respond(request: httpx.Request) -> httpx.Response:
         response = handler(to_mock_request(request))
         if response.timeout is not None:
@@ -63,6 +71,8 @@ def side_effect(handler: Handler, mocker: str) -> Callable[[httpx.Request], http
 @contextmanager
 def intercept(handler: Handler | ChatCompletionsMock) -> Iterator[list[respx.Router]]:
     """Route Chat Completions requests from any OpenAI client in this process to ``handler``."""
+    import respx
+
     if isinstance(handler, ChatCompletionsMock):
         handler = handler.handle
     with ExitStack() as stack:

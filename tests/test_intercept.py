@@ -8,6 +8,8 @@ HTTP transport, before any connection is opened, so nothing leaves the process. 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -64,6 +66,22 @@ def causes(error: BaseException) -> list[BaseException]:
         chain.append(current)
         current = current.__cause__ or current.__context__
     return chain
+
+
+def test_intercept_is_the_function_whatever_was_imported_first() -> None:
+    """The submodule shares the function's name; importing it must not shadow the function."""
+    code = (
+        "import sys\n"
+        "import mock_api\n"
+        "assert 'respx' not in sys.modules and 'httpx' not in sys.modules, 'loaded eagerly'\n"
+        "from mock_api.intercept import available_mockers\n"
+        "from mock_api import intercept\n"
+        "assert callable(intercept) and intercept.__module__ == 'mock_api.intercept', intercept\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
 
 
 def test_the_sdks_http_stack_is_covered() -> None:
