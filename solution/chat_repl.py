@@ -395,33 +395,37 @@ def main(
 ) -> None:
     """Chat on stdin until end of input, /quit or Ctrl-C; every request stays in the budget."""
     try:
-        client = OpenAI()
-    except openai.OpenAIError as exc:
-        warn(f"cannot create the OpenAI client: {exc}")
-        return
-    session = ChatSession(client, model, max_input_tokens, system_prompt, stream)
-    try:
-        while True:  # ends at end of input, /quit or Ctrl-C
-            try:
-                line = read_line()
-            except EOFError:
-                break
-            command = line.strip()
-            if command == "/quit":
-                break
-            if command == "/reset":
-                session.reset()
-                say("  (history cleared; the system prompt stays)")
-            elif command == "/tokens":
-                session.show_tokens()
-            elif command == "/history":
-                session.show_history()
-            elif command.startswith("/") and " " not in command:
-                warn(f"unknown command {command}; try " + ", ".join(COMMANDS))
-            elif command:
-                session.send(line)
+        try:
+            client = OpenAI()
+        except openai.OpenAIError as exc:
+            warn(f"cannot create the OpenAI client: {exc}")
+            return
+        repl(ChatSession(client, model, max_input_tokens, system_prompt, stream))
     except KeyboardInterrupt:
         say()  # leave the terminal on a fresh line, no traceback
+
+
+def repl(session: ChatSession) -> None:
+    """Read lines until end of input or /quit: commands run here, the rest is sent."""
+    while True:  # ends at end of input (or /quit, or Ctrl-C in main)
+        try:
+            line = read_line()
+        except EOFError:
+            break
+        command = line.strip()
+        if command == "/quit":
+            break
+        if command == "/reset":
+            session.reset()
+            say("  (history cleared; the system prompt stays)")
+        elif command == "/tokens":
+            session.show_tokens()
+        elif command == "/history":
+            session.show_history()
+        elif command.startswith("/") and " " not in command:
+            warn(f"unknown command {command}; try " + ", ".join(COMMANDS))
+        elif command:
+            session.send(line)
 
 
 # --- The command line -------------------------------------------------------------------------
@@ -439,6 +443,11 @@ def seed_offline_tiktoken() -> None:
         seed_tiktoken_cache()
     except (EncodingDataError, OSError) as exc:
         raise click.ClickException(f"cannot prepare tiktoken's files: {exc}") from exc
+
+
+def greet(model: str, where: str, max_input_tokens: int) -> None:
+    say(f"{model} via {where}, at most {max_input_tokens:,} input tokens a request.")
+    say("Type a message; " + ", ".join(COMMANDS) + " (Ctrl-D also quits).")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -464,9 +473,24 @@ def cli(model: str, max_input_tokens: int, system_prompt: str, stream: bool, moc
 
     Type a line to send it; /tokens, /history, /reset, /quit (or Ctrl-D).
     """
+    try:
+        run_cli(model, max_input_tokens, system_prompt, stream, mock)
+    except KeyboardInterrupt:
+        say()  # Ctrl-C while starting up: leave quietly too
+
+
+def run_cli(
+    model: str, max_input_tokens: int, system_prompt: str, stream: bool, mock: bool
+) -> None:
+    """Check the options, then run the REPL against the real API or the built-in mock."""
     seed_offline_tiktoken()
+    if mock:
+        check_offline_encoding(model)
     pinned = [{"role": "system", "content": system_prompt}] if system_prompt else []
-    smallest = count_tokens([*pinned, {"role": "user", "content": ""}], model)
+    try:
+        smallest = count_tokens([*pinned, {"role": "user", "content": ""}], model)
+    except Exception as exc:  # tiktoken could not load (or download) the model's encoding
+        raise click.ClickException(f"cannot load the tokenizer for {model!r}: {exc}") from exc
     if smallest > max_input_tokens:
         raise click.BadParameter(
             f"{max_input_tokens:,} leaves no room: the system prompt and an empty line "
@@ -478,10 +502,8 @@ def cli(model: str, max_input_tokens: int, system_prompt: str, stream: bool, moc
             "OPENAI_API_KEY is not set. Set it to use the real API, or add --mock to try "
             "the REPL offline against the built-in mock."
         )
-    where = "the built-in mock (no network)" if mock else "the OpenAI API"
-    say(f"{model} via {where}, at most {max_input_tokens:,} input tokens a request.")
-    say("Type a message; " + ", ".join(COMMANDS) + " (Ctrl-D also quits).")
     if not mock:
+        greet(model, "the OpenAI API", max_input_tokens)
         main(system_prompt, model, max_input_tokens, stream=stream)
         return
     try:
@@ -492,7 +514,24 @@ def cli(model: str, max_input_tokens: int, system_prompt: str, stream: bool, moc
         ) from exc
     os.environ["OPENAI_API_KEY"] = MOCK_API_KEY  # the mock takes any key; none leaves us
     with intercept(ChatCompletionsMock(MockConfig())):
+        greet(model, "the built-in mock (no network)", max_input_tokens)
         main(system_prompt, model, max_input_tokens, stream=stream)
+
+
+def check_offline_encoding(model: str) -> None:
+    """--mock promises no network: refuse a (legacy) model whose encoding tiktoken would fetch."""
+    from mock_api.offline import ENCODING_FILES
+
+    try:
+        name = tiktoken.encoding_name_for_model(model)
+    except KeyError:
+        return  # an unknown name counts with o200k_base, which is bundled
+    if name not in ENCODING_FILES:
+        raise click.BadParameter(
+            f"{model!r} uses tiktoken's {name} encoding, which is not available offline; "
+            "chat models (gpt-5.4, gpt-4o, gpt-4.1, ...) are",
+            param_hint="--model",
+        )
 
 
 if __name__ == "__main__":

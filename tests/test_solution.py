@@ -586,6 +586,7 @@ def test_cli_without_a_key_points_to_mock(monkeypatch: pytest.MonkeyPatch) -> No
         (["--max-input-tokens", "0"], "0 is not in the range"),
         (["--max-input-tokens", "lots"], "'lots' is not a valid integer"),
         (["--max-input-tokens", "10"], "leaves no room"),
+        (["--model", "text-davinci-003"], "not available offline"),  # never fetched
     ],
 )
 def test_cli_bad_options(args: list[str], message: str) -> None:
