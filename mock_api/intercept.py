@@ -12,6 +12,7 @@ server, the grader) does not pay for them.
 from __future__ import annotations
 
 import importlib.util
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     import respx
 
 Handler = Callable[[MockRequest], MockResponse]
+_active = threading.Lock()  # held while an intercept() is in effect
 CHAT_ROUTE = {"method": "POST", "path__regex": r"(^|/)chat/completions/?$"}
 
 
@@ -70,19 +72,31 @@ def side_effect(handler: Handler, mocker: str) -> Callable[[httpx.Request], http
 
 @contextmanager
 def intercept(handler: Handler | ChatCompletionsMock) -> Iterator[list[respx.Router]]:
-    """Route Chat Completions requests from any OpenAI client in this process to ``handler``."""
+    """Route Chat Completions requests from any OpenAI client in this process to ``handler``.
+
+    One at a time: respx's patches are process-wide and the first router answers, so a nested
+    or concurrent second interception would silently get the first one's replies. It raises.
+    """
     import respx
 
     if isinstance(handler, ChatCompletionsMock):
         handler = handler.handle
-    with ExitStack() as stack:
-        routers = []
-        for name in available_mockers():
-            router = stack.enter_context(
-                respx.mock(using=name, assert_all_called=False, assert_all_mocked=True)
-            )
-            router.route(**CHAT_ROUTE, name="chat_completions").mock(
-                side_effect=side_effect(handler, name)
-            )
-            routers.append(router)
-        yield routers
+    if not _active.acquire(blocking=False):
+        raise RuntimeError(
+            "intercept() is already active in this process; nesting it would route every "
+            "request to the outer handler"
+        )
+    try:
+        with ExitStack() as stack:
+            routers = []
+            for name in available_mockers():
+                router = stack.enter_context(
+                    respx.mock(using=name, assert_all_called=False, assert_all_mocked=True)
+                )
+                router.route(**CHAT_ROUTE, name="chat_completions").mock(
+                    side_effect=side_effect(handler, name)
+                )
+                routers.append(router)
+            yield routers
+    finally:
+        _active.release()

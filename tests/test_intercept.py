@@ -215,6 +215,19 @@ def test_patches_are_removed_on_exit() -> None:
     assert [pool.handle_request for pool in pools] == before
 
 
+def test_nesting_is_refused_rather_than_misrouted() -> None:
+    outer = ChatCompletionsMock(MockConfig(replies=FixedReplies(["outer"])))
+    inner = ChatCompletionsMock(MockConfig(replies=FixedReplies(["inner"])))
+    with intercept(outer):
+        with pytest.raises(RuntimeError, match="already active"), intercept(inner):
+            pass  # pragma: no cover
+        completion = OpenAI().chat.completions.create(model="gpt-4o", messages=HELLO)
+    assert completion.choices[0].message.content == "outer"  # the outer one still works
+    with intercept(inner):  # and once it is over, a new one can start
+        completion = OpenAI().chat.completions.create(model="gpt-4o", messages=HELLO)
+    assert completion.choices[0].message.content == "inner"
+
+
 def test_plain_handler_is_accepted() -> None:
     """Any callable from MockRequest to MockResponse can stand in for the mock."""
     seen: list[MockRequest] = []
