@@ -52,10 +52,15 @@ def encoding_for(model: str) -> tiktoken.Encoding:
     return load_encoding(encoding_name_for(model))
 
 
-@lru_cache(maxsize=65536)
 def text_tokens(text: str, model: str) -> int:
-    """Cached: a chat resends the same history every turn, so most texts are counted before."""
-    return len(encoding_for(model).encode(text, disallowed_special=()))
+    return encoded_length(text, encoding_name_for(model))
+
+
+@lru_cache(maxsize=4096)
+def encoded_length(text: str, encoding: str) -> int:
+    """Cached: a chat resends the same history every turn, so most texts are counted before.
+    Keyed by encoding, not model; bounded, since a long-running server sees endless texts."""
+    return len(load_encoding(encoding).encode(text, disallowed_special=()))
 
 
 def content_strings(content: Any) -> Iterable[str]:
