@@ -16,7 +16,7 @@ from grader.reference import (
 from grader.runner import CaseRun
 from grader.script import ConversationScript, Script
 from mock_api.core import JournalEntry
-from mock_api.tokens import count_request_tokens, message_tokens
+from mock_api.tokens import content_strings, count_request_tokens, message_tokens, text_tokens
 
 Message = dict[str, Any]
 
@@ -179,6 +179,8 @@ def system_kept(script: Script, run: CaseRun) -> str:
 def under_budget(script: Script, run: CaseRun) -> str:
     script, all_turns = conversation_turns(script, run)
     budget, model = script.case.budget, script.case.model
+    # A run that never dropped a message has no trim at all, whatever the overshoot.
+    never_trimmed = all(len(t.others) >= len(t.conversation) for t in all_turns)
     largest = 0
     for turn in all_turns:
         messages = turn.entry.messages
@@ -188,14 +190,22 @@ def under_budget(script: Script, run: CaseRun) -> str:
         largest = max(largest, tokens)
         if tokens > budget:
             over = tokens - budget
-            overhead = 3 * len(messages) + 3
-            help = (
-                "Each message costs 3 tokens beyond its content, and the request 3 more for the "
-                "reply; does your count include them?"
-                if over <= overhead
-                else "Trim before every request: count the whole list you are about to send, "
-                "and drop the oldest non-system messages until it fits."
-            )
+            if never_trimmed:
+                help = (
+                    "No request dropped anything: every one carried the whole conversation. "
+                    "Trim before every request: count the whole list you are about to send, "
+                    "and drop the oldest non-system messages until it fits."
+                )
+            elif over <= tokens - content_tokens(messages, model):
+                help = (
+                    "Each message costs 3 tokens beyond its content (and its role's tokens), "
+                    "and the request 3 more for the reply; does your count include them?"
+                )
+            else:
+                help = (
+                    "Trim before every request: count the whole list you are about to send, "
+                    "and drop the oldest non-system messages until it fits."
+                )
             raise Failure(
                 f"{where(script, turn)} sent {tokens:,} input tokens, over the budget of "
                 f"{budget:,}.",
@@ -218,6 +228,8 @@ def history_kept(script: Script, run: CaseRun) -> str:
         previous = all_turns[turn.number - 2].entry.reply
         if previous is None or len(turn.others) < 2:
             continue  # nothing to carry, or trimming left room for the newest line only
+        if not same(turn.others[-1], turn.conversation[-1]):
+            continue  # it dropped the newest line itself: oldest_first says so, not this check
         if not any(
             m.get("role") == "assistant" and m.get("content") == previous
             for m in turn.others
@@ -315,6 +327,13 @@ def suffix_problem(turn: Turn) -> tuple[str, str, str | None, str | None] | None
         "part of the conversation.",
         picture_expected,
         picture_actual,
+    )
+
+
+def content_tokens(messages: list[Message], model: str) -> int:
+    """The tokens of the messages' contents alone: what a count without the overhead gives."""
+    return sum(
+        text_tokens(text, model) for m in messages for text in content_strings(m.get("content"))
     )
 
 
@@ -447,6 +466,12 @@ def repl_exits(script: Script, run: CaseRun) -> str:
     if outcome.kind == "exit" and error.get("code") not in (0, None):
         raise Failure(
             f"{ended(run)} instead of returning.", "Return from main() at the end of input."
+        )
+    if outcome.kind == "bad_signature":
+        raise Failure(
+            ended(run),
+            "The grader calls main(system_prompt=..., model=..., max_input_tokens=...), with "
+            "those keyword names; keep main's parameters as the exercise gives them.",
         )
     if outcome.kind not in ("returned", "exit"):
         raise Failure(ended(run), "main() must return normally when the input ends.")
