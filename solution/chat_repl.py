@@ -238,22 +238,28 @@ def warn(text: str) -> None:
 
 def describe_api_error(exc: openai.OpenAIError) -> str:
     """One clear line for the errors a chat app meets, with what to do about them."""
+    said = api_message(exc)
     if isinstance(exc, openai.AuthenticationError):
-        return f"authentication failed: {exc.message} Check OPENAI_API_KEY."
+        return f"authentication failed: {said} Check OPENAI_API_KEY."
     if isinstance(exc, openai.RateLimitError):
-        return f"rate limited, even after the SDK's retries: {exc.message} Wait and try again."
+        return f"rate limited, even after the SDK's retries: {said}"
     if isinstance(exc, openai.BadRequestError) and exc.code == "context_length_exceeded":
-        return (
-            f"the model's context window is too small for this request: {exc.message} "
-            "Use a smaller --max-input-tokens."
-        )
+        return f"the model's context window is below the budget: {said} Lower --max-input-tokens."
     if isinstance(exc, openai.APITimeoutError):
-        return "the request timed out (after the SDK's retries). Try again."
+        return "the request timed out, even after the SDK's retries. Try again."
     if isinstance(exc, openai.APIConnectionError):
-        return f"cannot reach the API ({exc.message}). Check your network or OPENAI_BASE_URL."
+        return f"cannot reach the API ({said}). Check your network or OPENAI_BASE_URL."
     if isinstance(exc, openai.APIStatusError):
-        return f"the API answered {exc.status_code}: {exc.message}"
+        return f"the API answered {exc.status_code}: {said}"
     return f"{type(exc).__name__}: {exc}"
+
+
+def api_message(exc: openai.OpenAIError) -> str:
+    """The API's own words (the SDK's message adds an "Error code: ..." prefix and the body)."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return body["message"]
+    return getattr(exc, "message", None) or str(exc)
 
 
 def plural(n: int, word: str) -> str:
@@ -274,7 +280,7 @@ class ChatSession:
     max_input_tokens: int = DEFAULT_MAX_INPUT_TOKENS
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     stream: bool = False
-    history: list[dict[str, Any]] = field(default_factory=list)
+    history: list[Message] = field(default_factory=list)
     dropped: int = 0
 
     def __post_init__(self) -> None:
@@ -292,8 +298,12 @@ class ChatSession:
         candidate = [*self.history, {"role": "user", "content": line}]
         try:
             messages = trim_history(candidate, self.max_input_tokens, self.model)
-        except ValueError as exc:
-            warn(f"that line is too long to send ({exc}); it was not sent. Try a shorter one.")
+        except BudgetError as exc:
+            warn(
+                f"that line is too long to send: with the system prompt it needs {exc.needed:,} "
+                f"input tokens, over the budget of {exc.budget:,}. It was not sent; try a "
+                "shorter one."
+            )
             return
         try:
             reply, prompt_tokens = self._complete(messages)
@@ -313,7 +323,7 @@ class ChatSession:
             f"tokens, {plural(self.dropped, 'message')} dropped)"
         )
 
-    def _complete(self, messages: list[dict[str, Any]]) -> tuple[str, int | None]:
+    def _complete(self, messages: list[Message]) -> tuple[str, int | None]:
         """Send the request; print the reply as it comes; return it with usage.prompt_tokens."""
         if not self.stream:
             completion = self.client.chat.completions.create(model=self.model, messages=messages)
@@ -391,14 +401,20 @@ def main(
     model: str = DEFAULT_MODEL,
     max_input_tokens: int = DEFAULT_MAX_INPUT_TOKENS,
     stream: bool = False,
+    greeting: str | None = None,
 ) -> None:
-    """Chat on stdin until end of input, /quit or Ctrl-C; every request stays in the budget."""
+    """Chat on stdin until end of input, /quit or Ctrl-C; every request stays in the budget.
+
+    `greeting` (the command line's) is printed once the client is ready for the first line.
+    """
     try:
         try:
             client = OpenAI()
         except openai.OpenAIError as exc:
             warn(f"cannot create the OpenAI client: {exc}")
             return
+        if greeting:
+            say(greeting)
         repl(ChatSession(client, model, max_input_tokens, system_prompt, stream))
     except KeyboardInterrupt:
         say()  # leave the terminal on a fresh line, no traceback
@@ -444,9 +460,11 @@ def seed_offline_tiktoken() -> None:
         raise click.ClickException(f"cannot prepare tiktoken's files: {exc}") from exc
 
 
-def greet(model: str, where: str, max_input_tokens: int) -> None:
-    say(f"{model} via {where}, at most {max_input_tokens:,} input tokens a request.")
-    say("Type a message; " + ", ".join(COMMANDS) + " (Ctrl-D also quits).")
+def greeting(model: str, where: str, max_input_tokens: int) -> str:
+    return (
+        f"{model} via {where}, at most {max_input_tokens:,} input tokens a request.\n"
+        "Type a message; " + ", ".join(COMMANDS) + " (Ctrl-D also quits)."
+    )
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -502,8 +520,8 @@ def run_cli(
             "the REPL offline against the built-in mock."
         )
     if not mock:
-        greet(model, "the OpenAI API", max_input_tokens)
-        main(system_prompt, model, max_input_tokens, stream=stream)
+        hello = greeting(model, "the OpenAI API", max_input_tokens)
+        main(system_prompt, model, max_input_tokens, stream=stream, greeting=hello)
         return
     try:
         from mock_api import ChatCompletionsMock, MockConfig, intercept
@@ -512,9 +530,9 @@ def run_cli(
             "--mock needs trimlab's mock_api (pip install -e . in the repo)"
         ) from exc
     os.environ["OPENAI_API_KEY"] = MOCK_API_KEY  # the mock takes any key; none leaves us
+    hello = greeting(model, "the built-in mock (no network)", max_input_tokens)
     with intercept(ChatCompletionsMock(MockConfig())):
-        greet(model, "the built-in mock (no network)", max_input_tokens)
-        main(system_prompt, model, max_input_tokens, stream=stream)
+        main(system_prompt, model, max_input_tokens, stream=stream, greeting=hello)
 
 
 def check_offline_encoding(model: str) -> None:
