@@ -364,9 +364,9 @@ class ChatSession:
         longest = self.max_input_tokens - count_tokens(pinned, self.model) - TOKENS_PER_MESSAGE
         longest -= text_tokens("user", self.model)
         say(
-            f"  history: {used:,} input tokens in {plural(len(self.history), 'message')} "
-            f"(budget {self.max_input_tokens:,}; {plural(self.dropped, 'older message')} "
-            f"dropped); a new line can be up to {max(longest, 0):,} tokens"
+            f"  history: {plural(len(self.history), 'message')}, {used:,} input tokens (budget "
+            f"{self.max_input_tokens:,}: the oldest are dropped as needed; "
+            f"{self.dropped:,} dropped so far); a new line can be up to {max(longest, 0):,} tokens"
         )
 
     def show_history(self) -> None:

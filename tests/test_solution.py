@@ -481,7 +481,7 @@ def test_tokens_history_and_reset(run_repl: Any, capsys: Any) -> None:
     ]
     out = capsys.readouterr().out
     tokens = count_tokens([*journal[0].messages, {"role": "assistant", "content": "ok."}])
-    assert f"history: {tokens:,} input tokens in 3 messages" in out
+    assert f"history: 3 messages, {tokens:,} input tokens (budget 8,000" in out
     assert "history cleared" in out
     assert out.count("     user [") == 1  # /history after /reset shows the system prompt only
 
