@@ -20,13 +20,28 @@ def is_system(message: Any) -> bool:
     return isinstance(message, dict) and message.get("role") in SYSTEM_ROLES
 
 
+def content_text(content: Any) -> Any:
+    """Content as the model reads it: a list of text parts is the same as their joined text."""
+    if (
+        isinstance(content, list)
+        and content
+        and all(
+            isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
+            for p in content
+        )
+    ):
+        return "".join(p["text"] for p in content)
+    return content
+
+
 def same(a: Any, b: Any) -> bool:
-    """Equal as the API sees a message: role and content (SDK objects add empty fields)."""
+    """Equal as the API sees a message: role and content (SDK objects add empty fields; content
+    may be a string or a list of text parts)."""
     return (
         isinstance(a, dict)
         and isinstance(b, dict)
         and a.get("role") == b.get("role")
-        and a.get("content") == b.get("content")
+        and content_text(a.get("content")) == content_text(b.get("content"))
     )
 
 

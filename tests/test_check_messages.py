@@ -164,3 +164,26 @@ def test_count_tokens_still_a_todo_points_at_the_exercise() -> None:
     rationale, help = problem
     assert "raised NotImplementedError" in rationale
     assert "This is still a TODO" in help and "exercise/README.md" in help
+
+
+def as_parts(message: Message) -> Message:
+    return {"role": message["role"], "content": [{"type": "text", "text": message["content"]}]}
+
+
+def test_content_sent_as_text_parts_is_the_same_message(tmp_path: Path) -> None:
+    script = script_for(tmp_path)
+    requests = [[as_parts(m) for m in full(n)] for n in range(len(LINES))]
+    results = {r.id: r for r in evaluate(script, run_of(script, requests))}
+    for check in ("system_kept", "under_budget", "oldest_first", "not_over_trimmed",
+                  "history_kept", "repl_exits"):  # fmt: skip
+        assert results[check].status == "passed", results[check].message
+
+
+def test_an_oversize_line_sent_as_text_parts_is_still_caught(tmp_path: Path) -> None:
+    budget = count_request_tokens([SYSTEM, user(0)], MODEL) - 1  # no line fits, even alone
+    script = script_for(tmp_path, budget)
+    assert script.oversize
+    run = run_of(script, [[SYSTEM, as_parts(user(0))]])
+    oversize = result(script, run, "oversize_handled")
+    assert oversize.status == "failed"
+    assert "but request 1 sent it" in oversize.message

@@ -8,6 +8,7 @@ from typing import Any
 from grader.checks import Failure, check
 from grader.reference import (
     acceptable_lengths,
+    content_text,
     fitting_suffix,
     is_system,
     same,
@@ -84,7 +85,7 @@ def match_line(script: ConversationScript, last: Any, start: int) -> int | None:
     if not isinstance(last, dict) or last.get("role") != "user":
         return None
     for i in range(start, len(script.lines)):
-        if last.get("content") == script.lines[i]:
+        if content_text(last.get("content")) == script.lines[i]:
             return i
     return None
 
@@ -160,7 +161,7 @@ def system_kept(script: Script, run: CaseRun) -> str:
                 expected=describe({"role": "system", "content": wanted}),
                 actual=describe(first),
             )
-        if first.get("content") != wanted:
+        if content_text(first.get("content")) != wanted:
             raise Failure(
                 f"{where(script, turn)} changed the system message.",
                 "Send the system prompt exactly as given to main().",
@@ -231,7 +232,7 @@ def history_kept(script: Script, run: CaseRun) -> str:
         if not same(turn.others[-1], turn.conversation[-1]):
             continue  # it dropped the newest line itself: oldest_first says so, not this check
         if not any(
-            m.get("role") == "assistant" and m.get("content") == previous
+            m.get("role") == "assistant" and content_text(m.get("content")) == previous
             for m in turn.others
             if isinstance(m, dict)
         ):
@@ -418,7 +419,10 @@ def oversize_handled(script: Script, run: CaseRun) -> str:
             [*script.system_messages, {"role": "user", "content": text}], model
         )
         for turn in all_turns:
-            if any(isinstance(m, dict) and m.get("content") == text for m in turn.entry.messages):
+            if any(
+                isinstance(m, dict) and content_text(m.get("content")) == text
+                for m in turn.entry.messages
+            ):
                 raise Failure(
                     f"line {line + 1} needs {need:,} tokens with the system message alone, over "
                     f"the budget of {budget:,}, but request {turn.number} sent it.",
