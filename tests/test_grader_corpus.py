@@ -77,10 +77,12 @@ CORRECT = sorted(name for name, e in EXPECTED.items() if e.passes)
 
 
 def variants(names: Sequence[str]) -> list[Any]:
-    return [
-        pytest.param(name, id=name, marks=[pytest.mark.openai_compat] * (name in OPENAI_COMPAT))
-        for name in names
-    ]
+    """One parameter per submission; those in OPENAI_COMPAT also run under openai 2.x."""
+    params = []
+    for name in names:
+        marks = [pytest.mark.openai_compat] if name in OPENAI_COMPAT else []
+        params.append(pytest.param(name, id=name, marks=marks))
+    return params
 
 
 @dataclass(frozen=True)
