@@ -411,6 +411,7 @@ def user_lines(entry: Any) -> list[str]:
     return [m["content"] for m in entry.messages if m["role"] == "user"]
 
 
+@pytest.mark.openai_compat  # the reference REPL under openai 2.x too
 def test_repl_sends_the_history_and_keeps_replies(run_repl: Any, capsys: Any) -> None:
     journal = run_repl(["first", "second", "third"], system_prompt="Be terse.")
     assert [e.status for e in journal] == [200, 200, 200]
@@ -441,6 +442,7 @@ def test_repl_trims_every_request_to_the_budget(run_repl: Any, capsys: Any) -> N
     assert "messages dropped" in capsys.readouterr().out
 
 
+@pytest.mark.openai_compat  # the reference REPL under openai 2.x too
 def test_an_oversize_line_is_refused_and_never_sent(run_repl: Any, capsys: Any) -> None:
     huge = "too long " * 200
     journal = run_repl(["hello", huge, "after"], max_input_tokens=200)
@@ -492,6 +494,7 @@ def test_history_lists_dropped_messages(run_repl: Any, capsys: Any) -> None:
     assert "older messages dropped)" in out
 
 
+@pytest.mark.openai_compat  # the reference REPL under openai 2.x too
 def test_streaming_prints_deltas_and_reports_usage(run_repl: Any, capsys: Any) -> None:
     journal = run_repl(["hi", "again"], MockConfig(), stream=True)
     assert all(e.body["stream"] is True for e in journal)
@@ -510,6 +513,7 @@ def test_an_empty_system_prompt_sends_no_system_message(run_repl: Any) -> None:
 # --- API errors: one line each, the history as it was, the REPL goes on -----------------------
 
 
+@pytest.mark.openai_compat  # the reference REPL under openai 2.x too
 def test_rate_limit_after_retries(run_repl: Any, capsys: Any) -> None:
     faults = {n: Fault("rate_limit") for n in (2, 3, 4)}  # the SDK tries 3 times
     journal = run_repl(["one", "two", "three"], MockConfig(FixedReplies(["ok."]), faults=faults))
