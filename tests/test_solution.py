@@ -216,7 +216,9 @@ def test_trim_matches_the_naive_reference(history: list[dict[str, Any]], budget:
 
 @settings(max_examples=200, deadline=None)
 @given(plain_histories, st.data())
-def test_trim_contract_near_the_full_count(history: list[dict[str, Any]], data: st.DataObject):
+def test_trim_contract_near_the_full_count(
+    history: list[dict[str, Any]], data: st.DataObject
+) -> None:
     full = count_request_tokens(history, MODEL)
     budget = data.draw(st.integers(max(0, full - 60), full + 5), label="budget")
     try:
