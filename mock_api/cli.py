@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shlex
 from pathlib import Path
 
 import click
@@ -139,8 +140,8 @@ def serve_command(
         click.echo(f"mock-openai listening on {server.base_url}  (Ctrl-C stops it)")
         click.echo("Point a client at it with:")
         click.echo(f"  export OPENAI_BASE_URL={server.base_url}")
-        click.echo(f"  export OPENAI_API_KEY={api_key or DUMMY_KEY}")
-        click.echo(f"  export TIKTOKEN_CACHE_DIR={cache}   # tiktoken offline")
+        click.echo(f"  export OPENAI_API_KEY={shlex.quote(api_key or DUMMY_KEY)}")
+        click.echo(f"  export TIKTOKEN_CACHE_DIR={shlex.quote(str(cache))}   # tiktoken offline")
 
     try:
         serve(ChatCompletionsMock(config), host, port, journal, on_ready=ready)
