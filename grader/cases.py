@@ -272,6 +272,13 @@ def parse_line(item: Any, index: int, path: Path) -> Line:
         text = item["text"]
         if not isinstance(text, str) or not text.strip() or "\n" in text:
             raise CaseError(path, "must be a non-empty, single-line string", f"{where}.text")
+        if text != text.strip():
+            raise CaseError(
+                path,
+                "must not start or end with spaces: a REPL may strip them, and the line "
+                "would no longer match what it sends",
+                f"{where}.text",
+            )
         if text.strip() == "/quit":
             raise CaseError(
                 path, "'/quit' ends the REPL; leave it out, end of input ends it", f"{where}.text"

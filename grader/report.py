@@ -63,7 +63,11 @@ def as_text(report: SubmissionReport, color: bool | None = None) -> str:
                 say(f"    {'actual:  ' if i == 0 else '         '} {line}")
     say()
     failed = sum(r.status != "passed" for r in report.results)
-    verdict = "all checks passed" if report.passed else f"{failed} checks did not pass"
+    verdict = (
+        "all checks passed"
+        if report.passed
+        else f"{failed} check{'' if failed == 1 else 's'} did not pass"
+    )
     say(
         f"score {format_points(report.score)} / {format_points(report.max_score)}: {verdict}",
         bold=True,

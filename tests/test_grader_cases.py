@@ -104,6 +104,7 @@ def test_functions_case_generates_the_required_kinds_of_history(tmp_path: Path) 
         (GOOD.replace('id = "tiny"\n', ""), "id", None, "is required"),
         ('kind = "functions"\n' + GOOD, "lines", 10, "only conversation cases"),
         (GOOD.replace('text = "Hello"', 'text = "/quit"'), "lines[0].text", 10, "ends the REPL"),
+        (GOOD.replace('text = "Hello"', 'text = " Hello"'), "lines[0].text", 10, "spaces"),
     ],
 )  # fmt: skip
 def test_mistakes_are_named_by_file_field_and_line(

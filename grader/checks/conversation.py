@@ -465,7 +465,8 @@ def repl_exits(script: Script, run: CaseRun) -> str:
         where_ = f"after line {max(answered) + 1}" if answered else "before sending anything"
         raise Failure(
             f"main() {outcome.message}; it stopped making progress {where_}.",
-            "Read lines with input() until it raises EOFError; is something waiting forever?",
+            "main() must return when the input ends: input() raises EOFError there (and "
+            "sys.stdin.readline() returns ''). A loop that keeps going after that never ends.",
         )
     if outcome.kind == "exit" and error.get("code") not in (0, None):
         raise Failure(
