@@ -19,7 +19,7 @@ from mock_api.tokens import count_request_tokens
 
 MODEL = "gpt-5.4"
 SYSTEM = {"role": "system", "content": "You are a helpful assistant."}
-LINES = [f"Question {n}: " + "tell me more about tokens " * 4 for n in range(1, 5)]
+LINES = [f"Question {n}: " + ("tell me more about tokens " * 4).rstrip() for n in range(1, 5)]
 CASE = """\
 id = "hand_made"
 budget = 8000
