@@ -1,7 +1,12 @@
-"""JSON lines between the grader and the worker that runs a submission, over two pipes.
+"""JSON lines between the grader, the worker and the child that runs a submission, over pipes.
 
-Pipes, not sockets: the worker may live in a network namespace with no way out, and nothing
-the submission does to its sockets can touch the channel its verdict travels on.
+Pipes, not sockets: the worker may live in a network namespace with no way out. Two links, so
+that the verdict's channel is out of the submission's reach:
+
+- grader <-> worker: the worker never runs submission code; only it writes here.
+- worker <-> child: one pair of pipes per case. The worker checks every line the child writes
+  (``check_child_message``) before passing it on, and stops the case at the first that is not
+  a message of this protocol. The grader checks them again: it trusts no process but itself.
 """
 
 from __future__ import annotations
@@ -14,6 +19,12 @@ import time
 from typing import Any
 
 MAX_LINE = 64 * 1024 * 1024
+MAX_CHILD_LINE = 16 * 1024 * 1024  # a trimmed history or a request body; never more
+
+# What the child may say, and how a case's run may end as the child tells it.
+CHILD_OPS = frozenset({"loaded", "result", "request", "done"})
+CHILD_OUTCOMES = frozenset({"returned", "raised", "exit", "bad_signature"})
+FUNCTIONS = frozenset({"count_tokens", "trim_history"})
 
 
 class ProtocolError(RuntimeError):
@@ -21,8 +32,9 @@ class ProtocolError(RuntimeError):
 
 
 class Channel:
-    def __init__(self, read_fd: int, write_fd: int) -> None:
+    def __init__(self, read_fd: int, write_fd: int, max_line: int = MAX_LINE) -> None:
         self.read_fd, self.write_fd = read_fd, write_fd
+        self.max_line = max_line
         self._buffer = bytearray()
 
     def send(self, message: dict[str, Any]) -> None:
@@ -34,7 +46,10 @@ class Channel:
             view = view[written:]
 
     def receive(self, timeout: float | None = None) -> dict[str, Any] | None:
-        """The next message; None at end of file; TimeoutError when none comes in time."""
+        """The next message; None at end of file; TimeoutError when none comes in time.
+
+        ``timeout=0`` takes what is already there without waiting.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         scanned = 0
         while True:
@@ -46,11 +61,11 @@ class Channel:
                     return parse(line)
                 continue
             scanned = len(self._buffer)
-            if scanned > MAX_LINE:
-                raise ProtocolError(f"a line longer than {MAX_LINE} bytes")
+            if scanned > self.max_line:
+                raise ProtocolError(f"a line longer than {self.max_line} bytes")
             if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not wait_readable(self.read_fd, remaining):
+                remaining = max(deadline - time.monotonic(), 0.0)
+                if not wait_readable(self.read_fd, remaining):
                     raise TimeoutError
             chunk = os.read(self.read_fd, 1 << 16)
             if not chunk:
@@ -63,7 +78,7 @@ class Channel:
                 os.close(fd)
 
 
-def parse(line: bytes) -> dict[str, Any]:
+def parse(line: bytes | bytearray) -> dict[str, Any]:
     try:
         message = json.loads(line)
     except ValueError as exc:
@@ -77,3 +92,68 @@ def wait_readable(fd: int, timeout: float) -> bool:
     with selectors.DefaultSelector() as selector:
         selector.register(fd, selectors.EVENT_READ)
         return bool(selector.select(timeout))
+
+
+def check_child_message(message: dict[str, Any]) -> dict[str, Any]:
+    """The message if it is one the child may send, with every field the grader reads typed.
+
+    The child runs the submission, which can write anything to its pipe; what passes here can
+    be read by the grader without a type error anywhere.
+    """
+    op = message.get("op")
+    if op not in CHILD_OPS:
+        raise ProtocolError(f"the child may not send op {op!r}")
+    if op == "loaded":
+        expect(message, "ok", bool)
+        if not isinstance(message.get("missing", []), list) or not all(
+            isinstance(m, str) for m in message.get("missing", [])
+        ):
+            raise ProtocolError("'missing' must be a list of names")
+        check_error(message.get("error"))
+    elif op == "result":
+        if message.get("fn") not in FUNCTIONS:
+            raise ProtocolError(f"no function {message.get('fn')!r}")
+        index = message.get("index")
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            raise ProtocolError("'index' must be a whole number")
+        check_error(message.get("error"))
+        if "unreadable" in message:
+            expect(message, "unreadable", str)
+        after = message.get("argument_after", {})
+        if not isinstance(after, dict):
+            raise ProtocolError("'argument_after' must be an object")
+    elif op == "request":
+        for name in ("method", "path", "body"):
+            expect(message, name, str)
+        headers = message.get("headers", {})
+        if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+            raise ProtocolError("'headers' must map names to strings")
+    else:  # done
+        if message.get("outcome") not in CHILD_OUTCOMES:
+            raise ProtocolError(f"no outcome {message.get('outcome')!r}")
+        check_error(message.get("error"))
+    return message
+
+
+def expect(message: dict[str, Any], name: str, kind: type) -> None:
+    if not isinstance(message.get(name), kind):
+        raise ProtocolError(f"{message.get('op')}: {name!r} must be a {kind.__name__}")
+
+
+def check_error(error: Any) -> None:
+    """An exception as the worker describes it: names and text, nothing else."""
+    if error is None:
+        return
+    if not isinstance(error, dict):
+        raise ProtocolError("'error' must be an object")
+    for name in ("type", "message"):
+        if not isinstance(error.get(name), str):
+            raise ProtocolError(f"error: {name!r} must be a string")
+    if not isinstance(error.get("traceback", ""), str):
+        raise ProtocolError("error: 'traceback' must be a string")
+    bases = error.get("bases", [])
+    if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
+        raise ProtocolError("error: 'bases' must be a list of names")
+    code = error.get("code")
+    if code is not None and (not isinstance(code, int) or isinstance(code, bool)):
+        raise ProtocolError("error: 'code' must be a whole number or null")

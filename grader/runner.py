@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.protocol import Channel, ProtocolError
+from grader.protocol import Channel, ProtocolError, check_child_message
 from grader.script import ConversationScript, FunctionScript, Script
 from mock_api.core import ChatCompletionsMock, JournalEntry, MockRequest
 from mock_api.offline import seed_tiktoken_cache
@@ -33,6 +33,8 @@ WORKER_BOOT = (
 )
 MAX_COPY_FILE = 2 * 1024 * 1024
 MAX_COPY_TOTAL = 20 * 1024 * 1024
+# Exit codes of the worker's child (grader/worker.py) that are the harness's, not the student's.
+EXIT_INTERNAL, EXIT_CHANNEL_LOST = 70, 75
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,9 @@ class Limits:
 class Outcome:
     """How the submission's run of a case ended."""
 
-    kind: str  # returned, raised, exit, bad_signature, timeout, vanished, load_failed, crashed
+    # returned, raised, exit, bad_signature (as the child reports); timeout, vanished, load_failed,
+    # crashed, flood (as the grader finds)
+    kind: str
     message: str = ""
     error: dict[str, Any] | None = None
 
@@ -98,16 +102,24 @@ def scrubbed_environment(tiktoken_cache: Path, home: Path) -> dict[str, str]:
 
 class Sandbox:
     """A worker and its scratch space. Cases run one after another, each in a fresh fork of
-    the worker, so one sandbox can grade many submissions in turn."""
+    the worker, so one sandbox can grade many submissions in turn.
 
-    def __init__(self, limits: Limits | None = None) -> None:
+    Nothing a submission does raises out of ``run``: a worker that dies, hangs or is lied to
+    is stopped, and started afresh for the next case.
+    """
+
+    def __init__(self, limits: Limits | None = None, audit_hook: bool = True) -> None:
+        """``audit_hook=False`` leaves the kernel's fences alone, to test that they hold."""
         self.limits = limits or Limits()
+        self.audit_hook = audit_hook
         self.root = Path(tempfile.mkdtemp(prefix="trimlab-"))
         self.cache = seed_tiktoken_cache(self.root / "tiktoken-cache")
         self.process: subprocess.Popen[bytes] | None = None
         self.channel: Channel | None = None
         self.fence = ""
         self.cases_run = 0
+        self.ready = False
+        self.closed = False
         self.start()
 
     def start(self) -> None:
@@ -146,7 +158,7 @@ class Sandbox:
         message = self.channel.receive(timeout)
         if message is None or message["op"] != "ready":
             raise WorkerGone(f"the grading worker did not start: {self.worker_log()}")
-        self.fence = message.get("fence", "")
+        self.fence = str(message.get("fence", ""))
         self.ready = True
 
     def worker_log(self) -> str:
@@ -158,13 +170,22 @@ class Sandbox:
     def run(self, script: Script, submission: Path) -> CaseRun:
         """Run one case of ``submission`` (a chat_repl.py, see ``submission_file``)."""
         started = time.monotonic()
-        run = self._run(script, submission)
+        if self.closed:  # a thread still at work after Ctrl-C: no new worker for it
+            return CaseRun(script, Outcome("crashed", "the grader was stopped"))
+        self.cases_run += 1
+        case_dir = self.root / f"case-{self.cases_run}"
+        try:
+            run = self._run(script, submission, case_dir)
+        except OSError as exc:  # the pipe to the worker broke under us
+            self.stop()
+            run = CaseRun(script, Outcome("crashed", f"the grading worker failed: {exc}"))
+        finally:
+            shutil.rmtree(case_dir, ignore_errors=True)
         run.seconds = time.monotonic() - started
         return run
 
-    def _run(self, script: Script, file: Path) -> CaseRun:
+    def _run(self, script: Script, file: Path, case_dir: Path) -> CaseRun:
         case = script.case
-        self.cases_run += 1
         budget = case.timeout + (self.limits.startup_seconds if not self.ready else 0)
         deadline = time.monotonic() + budget
         try:
@@ -177,7 +198,7 @@ class Sandbox:
             self.stop()
             reason = str(exc) or "the grading worker did not start in time"
             return CaseRun(script, Outcome("crashed", reason))
-        workdir, stdin, output = self._prepare(script, file)
+        workdir, stdin, output = prepare(script, file, case_dir)
         mock = (
             ChatCompletionsMock(script.mock_config())
             if isinstance(script, ConversationScript)
@@ -185,57 +206,80 @@ class Sandbox:
         )
         run = CaseRun(script, Outcome("vanished"))
         assert self.channel is not None
-        self.channel.send(case_message(script, workdir, file.name, stdin, output, self.limits))
+        message = case_message(script, workdir, file.name, stdin, output, self.limits)
+        self.channel.send({**message, "audit_hook": self.audit_hook})
         child: int | None = None
         exited: dict[str, Any] | None = None
         done: dict[str, Any] | None = None
+        requests = 0
         while exited is None:
             try:
                 message = self.channel.receive(max(deadline - time.monotonic(), 0))
             except TimeoutError:
                 kill_group(child)
                 run.outcome = Outcome("timeout", f"did not finish within {case.timeout:g} s")
-                exited = self._await_exit(child)
+                exited = self._await_exit()
                 break
             except ProtocolError as exc:
+                message = None
+                problem = f"the grading worker broke the protocol: {exc}"
+            else:
+                problem = "the grading worker died during the case" if message is None else ""
+            op = message["op"] if message is not None else ""
+            try:
+                if op in CHILD_OPS:
+                    check_child_message(message)  # the worker checked it; so do we
+            except ProtocolError as exc:
+                problem = f"the grading worker passed on a malformed message: {exc}"
+            if problem:
                 kill_group(child)
-                run.outcome = Outcome("crashed", f"the run broke the grading protocol: {exc}")
+                run.outcome = Outcome("crashed", problem)
                 self.stop()
                 break
-            if message is None:
-                kill_group(child)
-                run.outcome = Outcome("crashed", "the grading worker died during the case")
-                self.stop()
-                break
-            op = message["op"]
+            assert message is not None
             if op == "started":
                 child = int(message["pid"])
             elif op == "loaded":
                 run.loaded = bool(message.get("ok"))
                 run.load_error = load_error(message, file)
             elif op == "request" and mock is not None:
+                requests += 1
+                if requests > max_requests(script):
+                    kill_group(child)
+                    run.outcome = Outcome(
+                        "flood",
+                        f"sent more than {max_requests(script)} requests for "
+                        f"{len(script.lines)} input lines; the case was stopped",
+                    )
+                    exited = self._await_exit()
+                    break
                 self._answer(mock, message)
             elif op == "result":
-                fn = message.get("fn")
-                if fn in run.results:
-                    run.results[fn][int(message.get("index", -1))] = message
+                record_result(run, script, message)
             elif op == "done":
                 done = message
+            elif op == "protocol":
+                run.outcome = Outcome(
+                    "crashed",
+                    "the submission wrote something that is not a grading message into its "
+                    f"pipe to the grader, and was stopped: {message.get('detail')}",
+                )
             elif op == "exited":
                 exited = message
-        kill_group(child)
+        if exited is None:
+            kill_group(child)
         if mock is not None:
             run.journal = list(mock.journal)
-        if done is not None:
-            run.outcome = Outcome(done.get("outcome", "returned"), "", done.get("error"))
+        if done is not None and run.outcome.kind == "vanished":
+            run.outcome = Outcome(str(done["outcome"]), "", done.get("error"))
         elif run.outcome.kind == "vanished":
             if run.load_error is not None:
                 run.outcome = Outcome("load_failed", run.load_error)
             else:
-                run.outcome = Outcome("vanished", vanished_message(exited))
-        hide_workdir(run, workdir, file.parent)
+                run.outcome = Outcome("vanished", vanished_message(exited, case.kind))
         run.output = read_capped(output, self.limits.output_kb * 1024)
-        shutil.rmtree(workdir, ignore_errors=True)
+        explain_limits(run, output, self.limits)
+        hide_workdir(run, workdir, file.parent)
         return run
 
     def _answer(self, mock: ChatCompletionsMock, message: dict[str, Any]) -> None:
@@ -259,7 +303,7 @@ class Sandbox:
             }
         )
 
-    def _await_exit(self, child: int | None) -> dict[str, Any] | None:
+    def _await_exit(self) -> dict[str, Any] | None:
         """After a kill, the worker reports the child's end; if it cannot, it is replaced."""
         assert self.channel is not None
         deadline = time.monotonic() + 5
@@ -275,16 +319,6 @@ class Sandbox:
         self.stop()
         return None
 
-    def _prepare(self, script: Script, file: Path) -> tuple[Path, Path, Path]:
-        """A fresh copy of the submission to run in, and the case's input and output files."""
-        n = self.cases_run
-        workdir = self.root / f"case-{n}" / "work"
-        copy_submission(file.parent, workdir)
-        stdin = self.root / f"case-{n}" / "stdin.txt"
-        lines = script.lines if isinstance(script, ConversationScript) else ()
-        stdin.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-        return workdir, stdin, self.root / f"case-{n}" / "output.txt"
-
     def stop(self) -> None:
         if self.channel is not None:
             with contextlib.suppress(OSError):
@@ -299,6 +333,7 @@ class Sandbox:
         self.ready = False
 
     def close(self) -> None:
+        self.closed = True
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
 
@@ -307,6 +342,57 @@ class Sandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+CHILD_OPS = frozenset({"loaded", "result", "request", "done"})
+
+
+def max_requests(script: Script) -> int:
+    """Generous: a REPL may retry, but not flood the grader with requests."""
+    lines = len(script.lines) if isinstance(script, ConversationScript) else 0
+    return max(200, 10 * lines)
+
+
+def record_result(run: CaseRun, script: Script, message: dict[str, Any]) -> None:
+    """A function's result, if it is one of the samples the case asked for."""
+    if not isinstance(script, FunctionScript):
+        return
+    fn, index = message["fn"], message["index"]
+    samples = script.count_samples if fn == "count_tokens" else script.trim_samples
+    if index < len(samples):
+        run.results[fn][index] = message
+
+
+def prepare(script: Script, file: Path, case_dir: Path) -> tuple[Path, Path, Path]:
+    """A fresh copy of the submission to run in, and the case's input and output files."""
+    workdir = case_dir / "work"
+    copy_submission(file.parent, workdir)
+    stdin = case_dir / "stdin.txt"
+    lines = script.lines if isinstance(script, ConversationScript) else ()
+    stdin.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return workdir, stdin, case_dir / "output.txt"
+
+
+def explain_limits(run: CaseRun, output: Path, limits: Limits) -> None:
+    """Errors that are the sandbox's limits say so: the student sees why, not just what."""
+    try:
+        capped = output.stat().st_size >= limits.output_kb * 1024
+    except OSError:
+        capped = False
+    notes = {
+        "MemoryError": f"the submission used more than its {limits.memory_mb} MB of memory",
+    }
+    if capped:
+        notes["OSError"] = f"the submission printed more than its {limits.output_kb} KB of output"
+    errors = [run.outcome.error] if run.outcome.error else []
+    for results in run.results.values():
+        errors.extend(r["error"] for r in results.values() if isinstance(r.get("error"), dict))
+    for error in errors:
+        note = notes.get(str(error.get("type")))
+        if note and note not in str(error.get("message")):
+            error["message"] = f"{error.get('message') or ''} ({note})".strip()
+    if capped and run.outcome.kind in ("timeout", "vanished"):
+        run.outcome.message += f"; it printed more than its {limits.output_kb} KB of output"
 
 
 def case_message(
@@ -362,18 +448,25 @@ def load_error(message: dict[str, Any], file: Path) -> str | None:
     return f"{text}\n{detail}" if detail else text
 
 
-def vanished_message(exited: dict[str, Any] | None) -> str:
+def vanished_message(exited: dict[str, Any] | None, kind: str = "conversation") -> str:
+    ending = "before main() returned" if kind == "conversation" else "before the case finished"
     if exited is None:
         return "the process ended without a word"
     if "signal" in exited:
+        number = exited["signal"]
         name = (
-            signal.Signals(exited["signal"]).name
-            if exited["signal"] in signal.valid_signals()
-            else exited["signal"]
+            signal.Signals(number).name
+            if isinstance(number, int) and number in signal.valid_signals()
+            else number
         )
         hint = " (out of memory or CPU time?)" if name in ("SIGKILL", "SIGXCPU", "SIGSEGV") else ""
-        return f"the process was killed by {name}{hint} before main() returned"
-    return f"the process exited with code {exited.get('code')} before main() returned (os._exit?)"
+        return f"the process was killed by {name}{hint} {ending}"
+    code = exited.get("code")
+    if code == EXIT_CHANNEL_LOST:
+        return f"the submission closed or broke its pipe to the grader {ending}"
+    if code == EXIT_INTERNAL:
+        return f"the grading harness failed in the submission's process (out of memory?) {ending}"
+    return f"the process exited with code {code} {ending} (os._exit?)"
 
 
 def kill_group(pid: int | None) -> None:
@@ -407,7 +500,10 @@ def copy_submission(source: Path, target: Path) -> None:
             if path.is_symlink() or size > MAX_COPY_FILE or total + size > MAX_COPY_TOTAL:
                 continue
             (target / relative).mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target / relative / name)
+            try:
+                shutil.copyfile(path, target / relative / name)
+            except OSError:
+                continue  # unreadable: as if it were not there
             total += size
 
 

@@ -1,9 +1,14 @@
-"""The worker: the only process that runs submission code.
+"""The worker: forks the process that runs submission code, and relays what it says.
 
 It imports the heavy modules once (openai, tiktoken and its encodings, respx), then forks a
 fresh child per case, so that each case starts from a clean module and a crash, a hang or an
-``os._exit`` ends only that case. The child's requests are intercepted by respx and forwarded
-over the channel to the grader, which answers them and keeps the journal.
+``os._exit`` ends only that case. The child's requests are intercepted by respx and sent, over
+the child's own pipes, to the worker, which checks each message and passes it on to the grader;
+the grader answers with its mock and keeps the journal.
+
+The child never holds the grader's pipes: whatever it writes reaches the worker, which stops
+the case at the first line that is not a message of the protocol. Only the worker tells the
+grader that a case started, broke the protocol or ended.
 
 Started by ``grader.runner.Sandbox`` with the two pipe ends as ``sys.argv[2:4]``.
 """
@@ -18,16 +23,38 @@ import inspect
 import io
 import json
 import os
+import selectors
+import signal
 import sys
+import tempfile
 import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from grader import guard
-from grader.protocol import Channel
+from grader.protocol import MAX_CHILD_LINE, Channel, ProtocolError, check_child_message
+from mock_api.core import MockRequest, MockResponse
+from mock_api.intercept import intercept
 
 REQUIRED = ("count_tokens", "trim_history", "main")
+EXIT_INTERNAL = 70  # the harness itself failed in the child (out of memory, say)
+EXIT_CHANNEL_LOST = 75  # the child's pipe to the worker was closed or broken under it
+POLL_SECONDS = 0.05
+MAX_RESULT = 4 * 1024 * 1024  # a function's result larger than this is not reported whole
+
+
+@dataclass
+class Context:
+    """What every case's child gets from the worker: the fences that work, what to hide."""
+
+    fences: guard.Fences
+    pid_namespaces: guard.PidNamespaces | None = None
+    hidden: list[Path] = field(default_factory=list)
+
+    def fork(self) -> int:
+        return self.pid_namespaces.fork() if self.pid_namespaces else os.fork()
 
 
 def preload() -> dict[str, str]:
@@ -37,13 +64,13 @@ def preload() -> dict[str, str]:
     and async paths); one request of each kind here saves that time in every case.
     """
     import asyncio
+    import subprocess  # noqa: F401  (loads _posixsubprocess, which the child disarms)
 
     import click  # noqa: F401  (students' command lines use it; the reference does)
     import openai
     import tiktoken
 
     from mock_api.core import ChatCompletionsMock
-    from mock_api.intercept import intercept
 
     tiktoken.get_encoding("o200k_base")
     messages = [{"role": "user", "content": "warm-up"}]
@@ -66,28 +93,118 @@ def preload() -> dict[str, str]:
 def main() -> int:
     channel = Channel(int(sys.argv[2]), int(sys.argv[3]))
     versions = preload()
-    fence = guard.isolate_network()
-    channel.send({"op": "ready", "pid": os.getpid(), "fence": fence, **versions})
+    fences = guard.Fences(network=guard.isolate_network())
+    with tempfile.TemporaryDirectory(prefix="probe-", dir=os.getcwd()) as scratch:
+        probed = guard.probe(Path(scratch))
+    fences.pid_namespace, fences.read_only = probed.pid_namespace, probed.read_only
+    fences.no_capabilities = probed.no_capabilities
+    context = Context(
+        fences,
+        guard.PidNamespaces() if fences.pid_namespace else None,
+        [Path(sys.argv[1]) / name for name in sorted(guard.GRADER_PACKAGES)],
+    )
+    channel.send({"op": "ready", "pid": os.getpid(), "fence": fences.describe(), **versions})
     while True:
         message = channel.receive()
         if message is None or message["op"] == "quit":
             return 0
-        if message["op"] == "case":
-            run_forked(message, channel)
+        if message["op"] == "case" and not run_forked(message, channel, context):
+            return 0
 
 
-def run_forked(message: dict[str, Any], channel: Channel) -> None:
+def run_forked(message: dict[str, Any], grader: Channel, context: Context) -> bool:
+    """One case in a fresh child, its messages checked and passed on. False: the grader left."""
+    to_child_r, to_child_w = os.pipe()
+    from_child_r, from_child_w = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
-    pid = os.fork()
+    pid = context.fork()
     if pid == 0:
-        code = 70
+        code = EXIT_INTERNAL
         try:
-            code = run_case(message, channel)
+            os.close(to_child_w)
+            os.close(from_child_r)
+            code = run_child(message, ChildChannel(to_child_r, from_child_w), context)
         finally:
             os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    channel.send({"op": "exited", "pid": pid, **describe_status(status)})
+    with contextlib.suppress(OSError):
+        os.setpgid(pid, pid)  # also done by the child: whichever runs first
+    os.close(to_child_r)
+    os.close(from_child_w)
+    child = Channel(from_child_r, to_child_w, MAX_CHILD_LINE)
+    grader.send({"op": "started", "pid": pid})
+    try:
+        status, problem, grader_left = relay(pid, child, grader)
+    finally:
+        child.close()
+    if grader_left:
+        return False
+    if problem:
+        grader.send({"op": "protocol", "detail": problem})
+    grader.send({"op": "exited", "pid": pid, **describe_status(status)})
+    return True
+
+
+def relay(pid: int, child: Channel, grader: Channel) -> tuple[int, str, bool]:
+    """Until the child ends: its messages, checked, to the grader; the grader's replies to it.
+
+    Returns the child's wait status, what it did against the protocol (or ""), and whether
+    the grader went away.
+    """
+    problem, grader_left, child_open = "", False, True
+    with selectors.DefaultSelector() as selector:
+        selector.register(child.read_fd, selectors.EVENT_READ, "child")
+        selector.register(grader.read_fd, selectors.EVENT_READ, "grader")
+        while True:
+            ended, status = os.waitpid(pid, os.WNOHANG)
+            ready = {key.data for key, _ in selector.select(0 if ended else POLL_SECONDS)}
+            if child_open and ("child" in ready or ended):
+                child_open, problem = pass_on(child, grader)
+                if not child_open:
+                    selector.unregister(child.read_fd)
+                if problem:
+                    kill_group(pid)
+            if "grader" in ready and not grader_left:
+                grader_left = answer(child, grader)
+                if grader_left:
+                    kill_group(pid)
+            if ended:
+                return status, problem, grader_left
+
+
+def pass_on(child: Channel, grader: Channel) -> tuple[bool, str]:
+    """What the child has written so far, message by message; (still open, problem)."""
+    try:
+        while True:
+            message = child.receive(0)
+            if message is None:
+                return False, ""
+            grader.send(check_child_message(message))
+    except TimeoutError:
+        return True, ""
+    except ProtocolError as exc:
+        return False, str(exc)
+
+
+def answer(child: Channel, grader: Channel) -> bool:
+    """The grader's replies, to the child; True when the grader has gone or says quit."""
+    try:
+        while True:
+            message = grader.receive(0)
+            if message is None or message["op"] == "quit":
+                return True
+            if message["op"] == "response":
+                with contextlib.suppress(OSError):  # the child may be gone already
+                    child.send(message)
+    except TimeoutError:
+        return False
+    except ProtocolError:
+        return True
+
+
+def kill_group(pid: int) -> None:
+    with contextlib.suppress(OSError):
+        os.killpg(pid, signal.SIGKILL)
 
 
 def describe_status(status: int) -> dict[str, Any]:
@@ -96,18 +213,47 @@ def describe_status(status: int) -> dict[str, Any]:
     return {"code": os.WEXITSTATUS(status)}
 
 
-def run_case(message: dict[str, Any], channel: Channel) -> int:
+class ChildChannel(Channel):
+    """The child's end: a pipe that fails under it ends the child, with its own exit code."""
+
+    def send(self, message: dict[str, Any]) -> None:
+        try:
+            super().send(message)
+        except OSError:
+            os._exit(EXIT_CHANNEL_LOST)
+
+    def receive(self, timeout: float | None = None) -> dict[str, Any] | None:
+        try:
+            message = super().receive(timeout)
+        except (OSError, ProtocolError):
+            os._exit(EXIT_CHANNEL_LOST)
+        if message is None:
+            os._exit(EXIT_CHANNEL_LOST)
+        return message
+
+
+def run_child(message: dict[str, Any], channel: Channel, context: Context) -> int:
+    """In the child: fence it in, then load the submission and run the case."""
     os.setpgid(0, 0)
-    channel.send({"op": "started", "pid": os.getpid()})
     workdir = Path(message["workdir"])
     redirect_stdio(Path(message["stdin"]), Path(message["output"]))
-    os.chdir(workdir)
+    close_other_fds({channel.read_fd, channel.write_fd})
+    if context.fences.read_only:
+        guard.fence_filesystem([workdir])
+    os.chdir(workdir)  # after the fence: into the writable mount, not the one beneath it
+    os.environ.update(HOME=str(workdir), TMPDIR=str(workdir))
+    tempfile.tempdir = None
     sys.path.insert(0, str(workdir))
     sys.dont_write_bytecode = True
     guard.limit_resources(
         message.get("memory_bytes"), message["output_bytes"], int(message["timeout"]) + 2
     )
-    guard.install_audit_hook(workdir)
+    if context.fences.no_capabilities:
+        guard.drop_capabilities()
+    guard.disarm()
+    guard.hide_grader_modules()
+    if message.get("audit_hook", True):  # off only in tests of the kernel's fences alone
+        guard.install_audit_hook(workdir, context.hidden)
 
     module = load_submission(workdir / message["file"], channel)
     if module is None:
@@ -119,6 +265,15 @@ def run_case(message: dict[str, Any], channel: Channel) -> int:
     flush_stdio()
     channel.send({"op": "done", **outcome})
     return 0
+
+
+def close_other_fds(keep: set[int]) -> None:
+    """Everything the worker had open, gone: the child keeps stdio and its own two pipes."""
+    start = 3
+    for fd in sorted(keep):
+        os.closerange(start, fd)
+        start = fd + 1
+    os.closerange(start, max(os.sysconf("SC_OPEN_MAX"), start + 1))
 
 
 def redirect_stdio(stdin: Path, output: Path) -> None:
@@ -143,7 +298,7 @@ def redirect_stdio(stdin: Path, output: Path) -> None:
 
 def flush_stdio() -> None:
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(Exception):
             stream.flush()
 
 
@@ -158,41 +313,65 @@ def load_submission(path: Path, channel: Channel) -> ModuleType | None:
     except BaseException as exc:
         channel.send({"op": "loaded", "ok": False, "error": describe_exception(exc, path)})
         return None
-    missing = [name for name in REQUIRED if not callable(getattr(module, name, None))]
+    missing = [name for name in REQUIRED if not defines(module, name)]
     channel.send({"op": "loaded", "ok": not missing, "missing": missing})
     return None if missing else module
 
 
+def defines(module: ModuleType, name: str) -> bool:
+    try:
+        return callable(getattr(module, name, None))
+    except Exception:
+        return False
+
+
 def describe_exception(exc: BaseException, path: Path | None = None) -> dict[str, Any]:
     """Type, message, and the traceback lines that are the student's, not ours."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    own = [f for f in frames if "grader/worker.py" not in f.filename.replace(os.sep, "/")]
-    lines = traceback.format_list(own[-6:]) if own else []
-    if isinstance(exc, SyntaxError):
-        lines = traceback.format_exception_only(type(exc), exc)
+    try:
+        frames = traceback.extract_tb(exc.__traceback__)
+        own = [f for f in frames if "grader/worker.py" not in f.filename.replace(os.sep, "/")]
+        lines = traceback.format_list(own[-6:]) if own else []
+        if isinstance(exc, SyntaxError):
+            lines = traceback.format_exception_only(type(exc), exc)
+    except Exception:
+        lines = []
+    try:
+        text = str(exc)[:2000]
+    except Exception:
+        text = "(the exception cannot be printed)"
+    code = exc.code if isinstance(exc, SystemExit) else None
     return {
         "type": type(exc).__name__,
         "bases": [cls.__name__ for cls in type(exc).__mro__],
-        "message": str(exc)[:2000],
+        "message": text,
         "traceback": "".join(lines)[-4000:],
-        "code": exc.code if isinstance(exc, SystemExit) and not isinstance(exc.code, str) else None,
+        "code": int(code) if isinstance(code, int) else None,
     }
 
 
 def jsonable(value: Any) -> dict[str, Any]:
     """A function's result as the grader can read it, whatever the submission returned."""
     try:
-        return {"value": json.loads(json.dumps(value))}
-    except (TypeError, ValueError):
-        return {"unreadable": f"{type(value).__name__}: {repr(value)[:200]}"}
+        text = json.dumps(value)
+        if len(text) > MAX_RESULT:
+            return {"unreadable": f"{type(value).__name__} of {len(text):,} bytes as JSON"}
+        return {"value": json.loads(text)}
+    except Exception:
+        try:
+            shown = repr(value)[:200]
+        except Exception:
+            shown = "(cannot be printed)"
+        return {"unreadable": f"{type(value).__name__}: {shown}"}
 
 
 def run_functions(module: ModuleType, message: dict[str, Any], channel: Channel) -> dict[str, Any]:
+    """Each sample through the function, one message per call; sys.exit in a call is its
+    error, not the end of the case."""
     model = message["model"]
     for index, messages in enumerate(message["count_samples"]):
         try:
             result = jsonable(module.count_tokens(messages, model=model))
-        except Exception as exc:
+        except BaseException as exc:
             result = {"error": describe_exception(exc)}
         channel.send({"op": "result", "fn": "count_tokens", "index": index, **result})
     for index, sample in enumerate(message["trim_samples"]):
@@ -200,7 +379,7 @@ def run_functions(module: ModuleType, message: dict[str, Any], channel: Channel)
         try:
             value = module.trim_history(argument, max_input_tokens=sample["budget"], model=model)
             result = jsonable(value)
-        except Exception as exc:
+        except BaseException as exc:
             result = {"error": describe_exception(exc)}
         channel.send(
             {
@@ -217,9 +396,6 @@ def run_functions(module: ModuleType, message: dict[str, Any], channel: Channel)
 def run_conversation(
     module: ModuleType, message: dict[str, Any], channel: Channel
 ) -> dict[str, Any]:
-    from mock_api.core import MockRequest, MockResponse
-    from mock_api.intercept import intercept
-
     def forward(request: MockRequest) -> MockResponse:
         headers = {
             k: v for k, v in request.headers.items() if k in ("authorization", "content-type")
@@ -235,7 +411,7 @@ def run_conversation(
         )
         reply = channel.receive()
         if reply is None or reply.get("op") != "response":
-            os._exit(75)  # the grader is gone or confused: nothing left to do
+            os._exit(EXIT_CHANNEL_LOST)  # the grader is gone or confused: nothing left to do
         return MockResponse(
             reply["status"], reply["headers"], base64.b64decode(reply["body"]), reply.get("timeout")
         )
@@ -247,7 +423,7 @@ def run_conversation(
     }
     try:
         inspect.signature(module.main).bind(**kwargs)
-    except (TypeError, ValueError) as exc:
+    except Exception as exc:
         return {"outcome": "bad_signature", "error": {"type": "TypeError", "message": str(exc)}}
     with intercept(forward):
         try:
