@@ -39,7 +39,8 @@ CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
 MOUNT_FLAGS = {"nosuid": 2, "nodev": 4, "noexec": 8, "noatime": 1024, "nodiratime": 2048,
                "relatime": 1 << 21, "strictatime": 1 << 24}  # fmt: skip
-PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 38, 47, 4
+PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 CAPABILITY_VERSION_3 = 0x20080522
 
 NETWORK_EVENTS = frozenset({
@@ -271,6 +272,12 @@ def effective_capabilities() -> int | None:
             if line.startswith("CapEff:"):
                 return int(line.split()[1], 16)
     return None
+
+
+def die_with_parent() -> None:
+    """SIGKILL when the worker dies, so that no case outlives a stopped grader (Linux)."""
+    if sys.platform.startswith("linux"):
+        call("prctl", PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def limit_resources(memory_bytes: int | None, output_bytes: int, cpu_seconds: int) -> None:

@@ -235,6 +235,7 @@ class ChildChannel(Channel):
 def run_child(message: dict[str, Any], channel: Channel, context: Context) -> int:
     """In the child: fence it in, then load the submission and run the case."""
     os.setpgid(0, 0)
+    guard.die_with_parent()
     workdir = Path(message["workdir"])
     redirect_stdio(Path(message["stdin"]), Path(message["output"]))
     close_other_fds({channel.read_fd, channel.write_fd})
