@@ -8,20 +8,23 @@ import queue
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from grader.cases import BUILTIN_CASES, Case, CaseError, CaseErrors, load_cases
-from grader.grading import SubmissionReport, grade_submission, make_scripts
+from grader.grading import SubmissionReport, display_name, grade_submission, make_scripts
 from grader.report import FORMATS, render, summary_csv
-from grader.runner import Limits, Sandbox
+from grader.runner import Limits, Sandbox, package_root
 from grader.script import Script
 
 
 def reference_solution() -> Path:
-    import solution
-
-    return Path(solution.__file__).resolve().parent / "chat_repl.py"
+    """The reference chat_repl.py, installed beside the grader."""
+    path = Path(package_root()) / "solution" / "chat_repl.py"
+    if not path.is_file():
+        raise click.UsageError(f"no PATH given, and no reference solution at {path}")
+    return path
 
 
 def expand(paths: tuple[Path, ...]) -> list[Path]:
@@ -43,9 +46,7 @@ def load(cases_dir: Path, only: tuple[str, ...]) -> list[Case]:
     try:
         cases = load_cases(cases_dir)
     except CaseErrors as errors:
-        for error in errors.errors:
-            click.secho(f"error: {error}", fg="red", err=True)
-        sys.exit(2)
+        case_errors(errors)
     except CaseError as error:
         raise click.UsageError(str(error)) from None
     if only:
@@ -56,6 +57,12 @@ def load(cases_dir: Path, only: tuple[str, ...]) -> list[Case]:
             )
         cases = [c for c in cases if c.id in only]
     return cases
+
+
+def case_errors(errors: CaseErrors) -> NoReturn:
+    for error in errors.errors:
+        click.secho(f"error: {error}", fg="red", err=True)
+    sys.exit(2)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -106,6 +113,13 @@ def load(cases_dir: Path, only: tuple[str, ...]) -> list[Case]:
     show_default=True,
     help="Output a submission may print per case; the rest is cut off.",
 )
+@click.option(
+    "--gradescope-bundle",
+    "bundle",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE.zip",
+    help="Write a Gradescope autograder bundle with these --cases, and exit.",
+)
 def grade(
     paths: tuple[Path, ...],
     cases_dir: Path,
@@ -118,6 +132,7 @@ def grade(
     seed: int | None,
     memory_mb: int,
     output_kb: int,
+    bundle: Path | None,
 ) -> None:
     """Grade PATH: a directory holding chat_repl.py, the file itself, or a directory of such
     directories (a whole class). With no PATH, grade the reference solution.
@@ -126,6 +141,9 @@ def grade(
     """
     if list_cases:
         click.echo(case_table(load(cases_dir, only)))
+        return
+    if bundle is not None:
+        write_bundle(bundle, cases_dir)
         return
     if not paths:
         click.secho(
@@ -137,6 +155,13 @@ def grade(
     submissions = expand(paths)
     if not submissions:
         raise click.BadParameter("no submissions found", param_hint="PATH")
+    if fmt == "gradescope" and len(submissions) != 1:
+        raise click.UsageError(
+            f"--format gradescope takes exactly one submission, not {len(submissions)}"
+        )
+    for option, target in (("--output", output), ("--summary", summary)):
+        if target is not None and not target.parent.is_dir():
+            raise click.BadParameter(f"{target.parent}: no such directory", param_hint=option)
     limits = Limits(memory_mb=memory_mb, output_kb=output_kb)
     # Workers start first, so they warm up while the cases are loaded and the scripts made.
     sandboxes = [Sandbox(limits) for _ in range(min(jobs, len(submissions)))]
@@ -153,17 +178,44 @@ def grade(
             sandbox.close()
     text = render(reports, fmt, color=None if output is None else False)
     if output is not None:
-        output.write_text(text + "\n", encoding="utf-8")
-        click.echo(f"report written to {output}", err=True)
+        write(output, text + "\n", "report")
     else:
         click.echo(text)
     if summary is not None:
-        summary.write_text(summary_csv(reports), encoding="utf-8")
-        click.echo(f"summary written to {summary}", err=True)
+        write(summary, summary_csv(reports), "summary")
+    fences = sorted({s.fence for s in sandboxes if s.fence})
+    if fences:
+        click.echo(f"sandbox: {'; '.join(fences)}", err=True)
     if len(reports) > 1:
         passed = sum(r.passed for r in reports)
         click.echo(f"{passed} of {len(reports)} submissions passed every check", err=True)
     sys.exit(0 if all(r.passed for r in reports) else 1)
+
+
+def write(path: Path, text: str, what: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.FileError(str(path), hint=exc.strerror or str(exc)) from None
+    click.echo(f"{what} written to {path}", err=True)
+
+
+def write_bundle(target: Path, cases_dir: Path) -> None:
+    from grader.bundle import BundleError, build_bundle
+
+    try:
+        cases = build_bundle(target, cases_dir)
+    except CaseErrors as errors:
+        case_errors(errors)
+    except (CaseError, BundleError) as error:
+        raise click.UsageError(str(error)) from None
+    except OSError as exc:
+        raise click.FileError(str(target), hint=exc.strerror or str(exc)) from None
+    hidden = sum(c.visibility == "hidden" for c in cases)
+    click.echo(
+        f"Gradescope bundle written to {target}: {len(cases)} cases ({hidden} hidden). Upload "
+        "it as the assignment's autograder, on an Ubuntu 22.04 or newer image."
+    )
 
 
 def run_all(
@@ -172,7 +224,7 @@ def run_all(
     """Grade in parallel, one submission per worker at a time; a submission's crash or hang
     ends only its own case, in a fork of the worker."""
     if len(submissions) == 1:
-        return [grade_submission(submissions[0], cases, scripts, sandbox=sandboxes[0])]
+        return [grade_safely(submissions[0], cases, scripts, sandboxes[0])]
     idle: queue.Queue[Sandbox] = queue.Queue()
     for sandbox in sandboxes:
         idle.put(sandbox)
@@ -180,24 +232,37 @@ def run_all(
     def grade_one(path: Path) -> SubmissionReport:
         sandbox = idle.get()
         try:
-            return grade_submission(path, cases, scripts, sandbox=sandbox)
+            return grade_safely(path, cases, scripts, sandbox)
         finally:
             idle.put(sandbox)
 
     reports: dict[Path, SubmissionReport] = {}
-    with (
-        ThreadPoolExecutor(max_workers=len(sandboxes)) as pool,
-        click.progressbar(
+    pool = ThreadPoolExecutor(max_workers=len(sandboxes))
+    try:
+        with click.progressbar(
             length=len(submissions),
             label=f"grading {len(submissions)} submissions",
             file=sys.stderr if sys.stderr.isatty() else io.StringIO(),
-        ) as bar,
-    ):
-        futures = {pool.submit(grade_one, path): path for path in submissions}
-        for future in as_completed(futures):
-            reports[futures[future]] = future.result()
-            bar.update(1)
+        ) as bar:
+            futures = {pool.submit(grade_one, path): path for path in submissions}
+            for future in as_completed(futures):
+                reports[futures[future]] = future.result()
+                bar.update(1)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)  # on Ctrl-C: leave, don't finish
     return [reports[p] for p in submissions]
+
+
+def grade_safely(
+    path: Path, cases: list[Case], scripts: list[Script], sandbox: Sandbox
+) -> SubmissionReport:
+    """A bug of the grader's own, met on one submission, costs that submission alone."""
+    try:
+        return grade_submission(path, cases, scripts, sandbox=sandbox)
+    except Exception as exc:
+        report = SubmissionReport(display_name(path), path)
+        report.error = f"the grader failed on this submission ({type(exc).__name__}: {exc})"
+        return report
 
 
 def case_table(cases: list[Case]) -> str:
