@@ -217,7 +217,8 @@ class Sandbox:
                 message = self.channel.receive(max(deadline - time.monotonic(), 0))
             except TimeoutError:
                 kill_group(child)
-                run.outcome = Outcome("timeout", f"did not finish within {case.timeout:g} s")
+                if done is None:  # after "done" the case is over; only its exit was late
+                    run.outcome = Outcome("timeout", f"did not finish within {case.timeout:g} s")
                 exited = self._await_exit()
                 break
             except ProtocolError as exc:
@@ -276,7 +277,7 @@ class Sandbox:
             if run.load_error is not None:
                 run.outcome = Outcome("load_failed", run.load_error)
             else:
-                run.outcome = Outcome("vanished", vanished_message(exited, case.kind))
+                run.outcome = Outcome("vanished", vanished_message(exited, case.kind, run.loaded))
         run.output = read_capped(output, self.limits.output_kb * 1024)
         explain_limits(run, output, self.limits)
         hide_workdir(run, workdir, file.parent)
@@ -448,8 +449,11 @@ def load_error(message: dict[str, Any], file: Path) -> str | None:
     return f"{text}\n{detail}" if detail else text
 
 
-def vanished_message(exited: dict[str, Any] | None, kind: str = "conversation") -> str:
+def vanished_message(
+    exited: dict[str, Any] | None, kind: str = "conversation", loaded: bool = True
+) -> str:
     ending = "before main() returned" if kind == "conversation" else "before the case finished"
+    ending = ending if loaded else "while chat_repl.py was being imported"
     if exited is None:
         return "the process ended without a word"
     if "signal" in exited:

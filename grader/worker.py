@@ -263,8 +263,8 @@ def run_child(message: dict[str, Any], channel: Channel, context: Context) -> in
         outcome = run_functions(module, message, channel)
     else:
         outcome = run_conversation(module, message, channel)
+    channel.send({"op": "done", **outcome})  # first: a flush that hangs cannot undo it
     flush_stdio()
-    channel.send({"op": "done", **outcome})
     return 0
 
 
