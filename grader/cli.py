@@ -143,6 +143,8 @@ def grade(
         click.echo(case_table(load(cases_dir, only)))
         return
     if bundle is not None:
+        if paths:
+            raise click.UsageError("--gradescope-bundle grades nothing: give it no PATH")
         write_bundle(bundle, cases_dir)
         return
     if not paths:
@@ -164,7 +166,7 @@ def grade(
             raise click.BadParameter(f"{target.parent}: no such directory", param_hint=option)
     limits = Limits(memory_mb=memory_mb, output_kb=output_kb)
     # Workers start first, so they warm up while the cases are loaded and the scripts made.
-    sandboxes = [Sandbox(limits) for _ in range(min(jobs, len(submissions)))]
+    sandboxes = start_sandboxes(limits, min(jobs, len(submissions)))
     try:
         cases = load(cases_dir, only)
         try:
@@ -190,6 +192,18 @@ def grade(
         passed = sum(r.passed for r in reports)
         click.echo(f"{passed} of {len(reports)} submissions passed every check", err=True)
     sys.exit(0 if all(r.passed for r in reports) else 1)
+
+
+def start_sandboxes(limits: Limits, count: int) -> list[Sandbox]:
+    sandboxes: list[Sandbox] = []
+    try:
+        for _ in range(count):
+            sandboxes.append(Sandbox(limits))
+    except Exception as exc:  # no tiktoken data, no temporary folder: nothing can be graded
+        for sandbox in sandboxes:
+            sandbox.close()
+        raise click.ClickException(f"cannot start the grading sandbox: {exc}") from None
+    return sandboxes
 
 
 def write(path: Path, text: str, what: str) -> None:

@@ -157,6 +157,7 @@ def test_submission_without_the_file(bundle: Path, tmp_path: Path) -> None:
         "output": "No chat_repl.py in your submission. "
         "Upload chat_repl.py itself (or a folder holding it).",
         "tests": [],
+        "stdout_visibility": "hidden",
     }
 
 

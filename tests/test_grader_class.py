@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
@@ -267,9 +268,28 @@ def test_usage_errors_are_clear_and_quick(tmp_path: Path) -> None:
         (["class", "--summary", "nowhere/summary.csv"], "nowhere: no such directory"),
         (["class", "--cases", "nowhere"], "no such directory of cases"),
         (["--gradescope-bundle", "class"], "is a directory"),
+        (["class", "--gradescope-bundle", "b.zip"], "give it no PATH"),
     ):
         started = time.monotonic()
         result = run_grade(*args, cwd=tmp_path)
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         assert says in result.stderr and "Traceback" not in result.stderr, (args, result.stderr)
         assert time.monotonic() - started < 10  # refused before any worker starts
+
+
+@pytest.mark.skipif(not GRADE.exists(), reason="no grade command")
+def test_junit_report_for_ci(tmp_path: Path) -> None:
+    (tmp_path / "class" / "right").mkdir(parents=True)
+    shutil.copy(REFERENCE, tmp_path / "class" / "right" / "chat_repl.py")
+    (tmp_path / "class" / "wrong").mkdir()
+    (tmp_path / "class" / "wrong" / "chat_repl.py").write_text(mutate("content_only_count", 0))
+    report = tmp_path / "report.xml"
+    result = run_grade(
+        "class", "--cases", str(CASES), "--format", "junit", "--output", str(report), cwd=tmp_path
+    )
+    assert result.returncode == 1, result.stderr
+    suites = {s.get("name"): s for s in ElementTree.parse(report).getroot()}
+    assert suites["right"].get("failures") == "0"
+    assert suites["wrong"].get("failures") == "1"
+    failure = suites["wrong"].find("testcase/failure")
+    assert failure is not None and "count_tokens was wrong" in failure.get("message", "")
