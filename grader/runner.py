@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.protocol import Channel, ProtocolError, check_child_message
+from grader.protocol import CHILD_OPS, Channel, ProtocolError, check_child_message
 from grader.script import ConversationScript, FunctionScript, Script
 from mock_api.core import ChatCompletionsMock, JournalEntry, MockRequest
 from mock_api.offline import seed_tiktoken_cache
@@ -176,9 +176,10 @@ class Sandbox:
         case_dir = self.root / f"case-{self.cases_run}"
         try:
             run = self._run(script, submission, case_dir)
-        except OSError as exc:  # the pipe to the worker broke under us
-            self.stop()
-            run = CaseRun(script, Outcome("crashed", f"the grading worker failed: {exc}"))
+        except Exception as exc:  # a broken pipe to the worker, or a bug of ours
+            self.stop()  # a fresh worker next time: nothing of this case can reach the next
+            reason = f"the grader failed during the case ({type(exc).__name__}: {exc})"
+            run = CaseRun(script, Outcome("crashed", reason))
         finally:
             shutil.rmtree(case_dir, ignore_errors=True)
         run.seconds = time.monotonic() - started
@@ -343,9 +344,6 @@ class Sandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-CHILD_OPS = frozenset({"loaded", "result", "request", "done"})
 
 
 def max_requests(script: Script) -> int:

@@ -274,7 +274,7 @@ def close_other_fds(keep: set[int]) -> None:
     for fd in sorted(keep):
         os.closerange(start, fd)
         start = fd + 1
-    os.closerange(start, max(os.sysconf("SC_OPEN_MAX"), start + 1))
+    os.closerange(start, max(os.sysconf("SC_OPEN_MAX"), 1024, start + 1))
 
 
 def redirect_stdio(stdin: Path, output: Path) -> None:
