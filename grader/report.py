@@ -123,6 +123,7 @@ def as_gradescope(report: SubmissionReport) -> dict[str, Any]:
     if report.error:
         return {"score": 0, "output": report.error, "tests": []}
     tests = []
+    visible = [r for r in report.results if r.visibility != "hidden"]
     for number, result in enumerate(report.results, start=1):
         tests.append(
             {
@@ -138,8 +139,9 @@ def as_gradescope(report: SubmissionReport) -> dict[str, Any]:
     return {
         "score": report.score,
         "execution_time": round(report.seconds, 2),
-        "output": f"trimlab: {sum(r.passed for r in report.results)} of "
-        f"{len(report.results)} checks passed",
+        # Counted over visible checks only: the summary must not reveal hidden ones.
+        "output": f"trimlab: {sum(r.passed for r in visible)} of {len(visible)} visible "
+        "checks passed",
         "stdout_visibility": "hidden",
         "tests": tests,
     }

@@ -31,7 +31,7 @@ def count_tokens(script: Script, run: CaseRun) -> str:
     for index, messages in enumerate(script.count_samples):
         expected = count_request_tokens(messages, model)
         result = run.results["count_tokens"].get(index)
-        problem = count_problem(result, expected, messages, model)
+        problem = count_problem(result, expected, messages, model, unfinished(run))
         if problem:
             wrong.append((index, messages, expected, result, problem))
     if not wrong:
@@ -47,10 +47,18 @@ def count_tokens(script: Script, run: CaseRun) -> str:
 
 
 def count_problem(
-    result: dict[str, Any] | None, expected: int, messages: list[dict[str, Any]], model: str
+    result: dict[str, Any] | None,
+    expected: int,
+    messages: list[dict[str, Any]],
+    model: str,
+    why: str = "the run ended first",
 ) -> tuple[str, str] | None:
     if result is None:
-        return "never returned (the run ended first)", "See the loads and repl output below."
+        return (
+            f"never returned: {why}",
+            "count_tokens must return promptly; a loop that never ends, or code that exits the "
+            "process, stops the grading of everything after it.",
+        )
     if "error" in result:
         error = result["error"]
         message = f"raised {error['type']}: {error['message']}"
@@ -67,6 +75,16 @@ def count_problem(
     return f"returned {value:,}, expected {expected:,}", count_hint(
         expected - value, messages, model
     )
+
+
+def unfinished(run: CaseRun) -> str:
+    """Why a function's result never came back: the way the run ended."""
+    outcome = run.outcome
+    if outcome.kind == "timeout":
+        return f"the case {outcome.message}"
+    if outcome.error:
+        return f"{outcome.error.get('type')}: {outcome.error.get('message')}"
+    return outcome.message or f"the run ended ({outcome.kind})"
 
 
 def count_hint(missing: int, messages: list[dict[str, Any]], model: str) -> str:
@@ -104,7 +122,7 @@ def trim_function(script: Script, run: CaseRun) -> str:
     failures = []
     for index, sample in enumerate(script.trim_samples):
         result = run.results["trim_history"].get(index)
-        problem = trim_problem(sample, result, model)
+        problem = trim_problem(sample, result, model, unfinished(run))
         if problem:
             failures.append((index, sample, problem))
     total = len(script.trim_samples)
@@ -123,13 +141,13 @@ def trim_function(script: Script, run: CaseRun) -> str:
 
 
 def trim_problem(
-    sample: TrimSample, result: dict[str, Any] | None, model: str
+    sample: TrimSample, result: dict[str, Any] | None, model: str, why: str = "the run ended first"
 ) -> tuple[str, str, str | None, str | None] | None:
     """None when the result is one a correct trim could give; else why, a hint, and both sides."""
     messages, budget = sample.messages, sample.budget
     acceptable = acceptable_trims(messages, budget, model)
     if result is None:
-        return ("It never returned (the run ended first).", "", None, None)
+        return (f"It never returned: {why}.", "", None, None)
     if acceptable is None:
         need = system_tokens(messages, model) + message_tokens(messages[-1], model)
         if "error" in result and "ValueError" in result["error"].get("bases", ["?"]):
