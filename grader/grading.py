@@ -71,8 +71,7 @@ def grade_submission(
     try:
         if scripts is None:
             scripts = make_scripts(cases, seed)
-        for script in scripts:
-            run = sandbox.run(script, file)
+        for script, run in zip(scripts, sandbox.run_cases(scripts, file), strict=True):
             report.results.extend(evaluate(script, run))
             report.outputs[script.case.id] = run.output
         report.fence = sandbox.fence

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ COPY_SKIP = {".git", ".venv", "venv", "__pycache__", "node_modules", ".mypy_cach
 WORKER_BOOT = (
     "import sys; sys.path.insert(0, sys.argv[1]); from grader.worker import main; sys.exit(main())"
 )
+EXIT_GRACE = 5.0  # seconds for the worker to report a killed child's end
 MAX_COPY_FILE = 2 * 1024 * 1024
 MAX_COPY_TOTAL = 20 * 1024 * 1024
 # Exit codes of the worker's child (grader/worker.py) that are the harness's, not the student's.
@@ -40,8 +42,10 @@ EXIT_INTERNAL, EXIT_CHANNEL_LOST = 70, 75
 class Limits:
     memory_mb: int = 1024
     output_kb: int = 1024
-    # Slack for the worker's start-up, added to the first case's time limit.
+    # How long the worker may take to start (imports, encodings, warm-up).
     startup_seconds: float = 20.0
+    # Cases of one submission run at once, each in its own child: a core each.
+    lanes: int = 2
 
 
 @dataclass
@@ -53,6 +57,27 @@ class Outcome:
     kind: str
     message: str = ""
     error: dict[str, Any] | None = None
+
+
+@dataclass
+class Flight:
+    """A case in flight: sent to the worker, not yet ended."""
+
+    index: int  # its place in the list of cases, and its number on every message about it
+    script: Script
+    file: Path
+    case_dir: Path
+    workdir: Path
+    output: Path
+    mock: ChatCompletionsMock | None
+    run: CaseRun
+    deadline: float
+    started: float = field(default_factory=time.monotonic)
+    child: int | None = None
+    done: dict[str, Any] | None = None
+    exited: dict[str, Any] | None = None
+    requests: int = 0
+    killed: bool = False
 
 
 @dataclass
@@ -123,6 +148,7 @@ class Sandbox:
         self.cases_run = 0
         self.ready = False
         self.closed = False
+        self.start_failure = ""
         self.start()
 
     def start(self) -> None:
@@ -172,123 +198,177 @@ class Sandbox:
 
     def run(self, script: Script, submission: Path) -> CaseRun:
         """Run one case of ``submission`` (a chat_repl.py, see ``submission_file``)."""
-        started = time.monotonic()
-        if self.closed:  # a thread still at work after Ctrl-C: no new worker for it
-            return CaseRun(script, Outcome("crashed", "the grader was stopped"))
-        self.cases_run += 1
-        case_dir = self.root / f"case-{self.cases_run}"
-        try:
-            run = self._run(script, submission, case_dir)
-        except Exception as exc:  # a broken pipe to the worker, or a bug of ours
-            self.stop()  # a fresh worker next time: nothing of this case can reach the next
-            reason = f"the grader failed during the case ({type(exc).__name__}: {exc})"
-            run = CaseRun(script, Outcome("crashed", reason))
-        finally:
-            shutil.rmtree(case_dir, ignore_errors=True)
-        run.seconds = time.monotonic() - started
-        return run
+        return self.run_cases([script], submission)[0]
 
-    def _run(self, script: Script, file: Path, case_dir: Path) -> CaseRun:
-        case = script.case
-        budget = case.timeout + (self.limits.startup_seconds if not self.ready else 0)
-        deadline = time.monotonic() + budget
+    def run_cases(self, scripts: Sequence[Script], submission: Path) -> list[CaseRun]:
+        """Every case of ``submission``, up to ``limits.lanes`` at once, in fresh children.
+
+        Nothing a submission does raises out of here: a worker that dies, hangs or is lied to
+        is stopped, its cases in flight fail with the reason, and the rest run on a new one.
+        """
+        runs: list[CaseRun | None] = [None] * len(scripts)
+        waiting = list(enumerate(scripts))
+        flights: dict[int, Flight] = {}
+        while waiting or flights:
+            if self.closed:  # a thread still at work after Ctrl-C: no new worker for it
+                for index, script in waiting:
+                    runs[index] = CaseRun(script, Outcome("crashed", "the grader was stopped"))
+                break
+            try:
+                if not flights and not self._ensure_ready():
+                    index, script = waiting.pop(0)
+                    runs[index] = CaseRun(script, Outcome("crashed", self.start_failure))
+                    continue
+                while waiting and len(flights) < self.limits.lanes:
+                    index, script = waiting.pop(0)
+                    flight = self._launch(index, script, submission)
+                    flights[flight.index] = flight
+                for flight in self._step(flights):
+                    runs[flight.index] = self._land(flight)
+                    del flights[flight.index]
+            except Exception as exc:  # a broken pipe to the worker, or a bug of ours
+                self.stop()  # a fresh worker next time: nothing of these cases reaches the next
+                reason = f"the grader failed during the case ({type(exc).__name__}: {exc})"
+                for flight in flights.values():
+                    flight.run.outcome = Outcome("crashed", reason)
+                    runs[flight.index] = self._land(flight)
+                flights.clear()
+        return [run for run in runs if run is not None]
+
+    def _ensure_ready(self) -> bool:
+        """A worker that said it is ready; False (with ``start_failure``) when none would."""
+        if self.process is None or self.process.poll() is not None:
+            self.start()
+        if self.ready:
+            return True
         try:
-            if self.process is None or self.process.poll() is not None:
-                self.start()
-            if not self.ready:
-                self._await_ready(max(deadline - time.monotonic(), 0.1))
-                deadline = time.monotonic() + case.timeout
+            self._await_ready(self.limits.startup_seconds)
         except (WorkerGone, TimeoutError, ProtocolError) as exc:
             self.stop()
-            reason = str(exc) or "the grading worker did not start in time"
-            return CaseRun(script, Outcome("crashed", reason))
+            self.start_failure = str(exc) or "the grading worker did not start in time"
+            return False
+        return True
+
+    def _launch(self, index: int, script: Script, file: Path) -> Flight:
+        self.cases_run += 1
+        case_dir = self.root / f"case-{self.cases_run}"
         workdir, stdin, output = prepare(script, file, case_dir)
         mock = (
             ChatCompletionsMock(script.mock_config())
             if isinstance(script, ConversationScript)
             else None
         )
-        run = CaseRun(script, Outcome("vanished"))
+        flight = Flight(index, script, file, case_dir, workdir, output, mock,
+                        CaseRun(script, Outcome("vanished")),
+                        deadline=time.monotonic() + script.case.timeout)  # fmt: skip
         assert self.channel is not None
         message = case_message(script, workdir, file.name, stdin, output, self.limits)
-        self.channel.send({**message, "audit_hook": self.audit_hook})
-        child: int | None = None
-        exited: dict[str, Any] | None = None
-        done: dict[str, Any] | None = None
-        requests = 0
-        while exited is None:
-            try:
-                message = self.channel.receive(max(deadline - time.monotonic(), 0))
-            except TimeoutError:
-                kill_group(child)
-                if done is None:  # after "done" the case is over; only its exit was late
-                    run.outcome = Outcome("timeout", f"did not finish within {case.timeout:g} s")
-                exited = self._await_exit()
-                break
-            except ProtocolError as exc:
-                message = None
-                problem = f"the grading worker broke the protocol: {exc}"
-            else:
-                problem = "the grading worker died during the case" if message is None else ""
-            op = message["op"] if message is not None else ""
-            try:
-                if op in CHILD_OPS:
-                    check_child_message(message)  # the worker checked it; so do we
-            except ProtocolError as exc:
-                problem = f"the grading worker passed on a malformed message: {exc}"
-            if problem:
-                kill_group(child)
-                run.outcome = Outcome("crashed", problem)
-                self.stop()
-                break
-            assert message is not None
-            if op == "started":
-                child = int(message["pid"])
-            elif op == "loaded":
-                run.loaded = bool(message.get("ok"))
-                run.load_error = load_error(message, file)
-            elif op == "request" and mock is not None:
-                requests += 1
-                if requests > max_requests(script):
-                    kill_group(child)
-                    run.outcome = Outcome(
-                        "flood",
-                        f"sent more than {max_requests(script)} requests for "
-                        f"{len(script.lines)} input lines; the case was stopped",
-                    )
-                    exited = self._await_exit()
-                    break
-                self._answer(mock, message)
-            elif op == "result":
-                record_result(run, script, message)
-            elif op == "done":
-                done = message
-            elif op == "protocol":
+        self.channel.send({**message, "case": index, "audit_hook": self.audit_hook})
+        return flight
+
+    def _step(self, flights: dict[int, Flight]) -> list[Flight]:
+        """Wait for the worker's next message and act on it; the cases that ended."""
+        assert self.channel is not None
+        now = time.monotonic()
+        try:
+            message = self.channel.receive(max(min(f.deadline for f in flights.values()) - now, 0))
+        except TimeoutError:
+            return self._expire(flights)
+        except ProtocolError as exc:
+            return self._lose_worker(flights, f"the grading worker broke the protocol: {exc}")
+        if message is None:
+            return self._lose_worker(flights, "the grading worker died during the case")
+        flight = flights.get(message.get("case"))  # type: ignore[arg-type]
+        if flight is None:
+            return self._lose_worker(flights, f"the grading worker spoke of no case: {message}")
+        op = message["op"]
+        try:
+            if op in CHILD_OPS:
+                check_child_message(message)  # the worker checked it; so do we
+        except ProtocolError as exc:
+            problem = f"the grading worker passed on a malformed message: {exc}"
+            return self._lose_worker(flights, problem)
+        run = flight.run
+        if op == "started":
+            flight.child = int(message["pid"])
+        elif op == "loaded":
+            run.loaded = bool(message.get("ok"))
+            run.load_error = load_error(message, flight.file)
+        elif op == "request" and flight.mock is not None:
+            flight.requests += 1
+            if flight.requests > max_requests(flight.script):
+                kill_group(flight.child)
                 run.outcome = Outcome(
-                    "crashed",
-                    "the submission wrote something that is not a grading message into its "
-                    f"pipe to the grader, and was stopped: {message.get('detail')}",
+                    "flood",
+                    f"sent more than {max_requests(flight.script)} requests for "
+                    f"{len(flight.script.lines)} input lines; the case was stopped",
                 )
-            elif op == "exited":
-                exited = message
-        if exited is None:
-            kill_group(child)
-        if mock is not None:
-            run.journal = list(mock.journal)
-        if done is not None and run.outcome.kind == "vanished":
-            run.outcome = Outcome(str(done["outcome"]), "", done.get("error"))
+                flight.deadline = time.monotonic() + EXIT_GRACE
+            else:
+                self._answer(flight, message)
+        elif op == "result":
+            record_result(run, flight.script, message)
+        elif op == "done":
+            flight.done = message
+        elif op == "protocol":
+            run.outcome = Outcome(
+                "crashed",
+                "the submission wrote something that is not a grading message into its "
+                f"pipe to the grader, and was stopped: {message.get('detail')}",
+            )
+        elif op == "exited":
+            flight.exited = message
+            return [flight]
+        return []
+
+    def _expire(self, flights: dict[int, Flight]) -> list[Flight]:
+        """Cases past their time: killed, then given a moment for the worker to say so."""
+        now = time.monotonic()
+        for flight in flights.values():
+            if flight.deadline > now:
+                continue
+            if flight.killed:  # killed, and the worker never reported its end
+                return self._lose_worker(flights, "the grading worker stopped answering")
+            kill_group(flight.child)
+            flight.killed = True
+            flight.deadline = now + EXIT_GRACE
+            if flight.done is None and flight.run.outcome.kind == "vanished":
+                timeout = flight.script.case.timeout
+                flight.run.outcome = Outcome("timeout", f"did not finish within {timeout:g} s")
+        return []
+
+    def _lose_worker(self, flights: dict[int, Flight], problem: str) -> list[Flight]:
+        """The worker can no longer be trusted: its cases in flight end with the reason."""
+        for flight in flights.values():
+            kill_group(flight.child)
+            flight.run.outcome = Outcome("crashed", problem)
+        self.stop()
+        return list(flights.values())
+
+    def _land(self, flight: Flight) -> CaseRun:
+        """A finished case's run, with everything the checks read."""
+        run, script = flight.run, flight.script
+        kill_group(flight.child)
+        if flight.mock is not None:
+            run.journal = list(flight.mock.journal)
+        if flight.done is not None and run.outcome.kind == "vanished":
+            run.outcome = Outcome(str(flight.done["outcome"]), "", flight.done.get("error"))
         elif run.outcome.kind == "vanished":
             if run.load_error is not None:
                 run.outcome = Outcome("load_failed", run.load_error)
             else:
-                run.outcome = Outcome("vanished", vanished_message(exited, case.kind, run.loaded))
-        run.output = read_capped(output, self.limits.output_kb * 1024)
-        explain_limits(run, output, self.limits)
-        hide_workdir(run, workdir, file.parent)
+                run.outcome = Outcome(
+                    "vanished", vanished_message(flight.exited, script.case.kind, run.loaded)
+                )
+        run.output = read_capped(flight.output, self.limits.output_kb * 1024)
+        explain_limits(run, flight.output, self.limits)
+        hide_workdir(run, flight.workdir, flight.file.parent)
+        shutil.rmtree(flight.case_dir, ignore_errors=True)
+        run.seconds = time.monotonic() - flight.started
         return run
 
-    def _answer(self, mock: ChatCompletionsMock, message: dict[str, Any]) -> None:
-        assert self.channel is not None
+    def _answer(self, flight: Flight, message: dict[str, Any]) -> None:
+        assert self.channel is not None and flight.mock is not None
         try:
             body = base64.b64decode(message.get("body", ""))
             headers = {str(k).lower(): str(v) for k, v in dict(message.get("headers", {})).items()}
@@ -297,32 +377,17 @@ class Sandbox:
             )
         except (ValueError, TypeError):
             request = MockRequest("POST", "/v1/chat/completions", {}, b"")
-        _, response = mock.exchange(request)
+        _, response = flight.mock.exchange(request)
         self.channel.send(
             {
                 "op": "response",
+                "case": flight.index,
                 "status": response.status,
                 "headers": response.headers,
                 "timeout": response.timeout,
                 "body": base64.b64encode(response.body).decode(),
             }
         )
-
-    def _await_exit(self) -> dict[str, Any] | None:
-        """After a kill, the worker reports the child's end; if it cannot, it is replaced."""
-        assert self.channel is not None
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                message = self.channel.receive(max(deadline - time.monotonic(), 0))
-            except (TimeoutError, ProtocolError):
-                break
-            if message is None:
-                break
-            if message["op"] == "exited":
-                return message
-        self.stop()
-        return None
 
     def stop(self) -> None:
         if self.channel is not None:

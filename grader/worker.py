@@ -105,16 +105,72 @@ def main() -> int:
         [Path(sys.argv[1]) / name for name in sorted(guard.GRADER_PACKAGES)],
     )
     channel.send({"op": "ready", "pid": os.getpid(), "fence": fences.describe(), **versions})
-    while True:
-        message = channel.receive()
-        if message is None or message["op"] == "quit":
-            return 0
-        if message["op"] == "case" and not run_forked(message, channel, context):
-            return 0
+    serve(channel, context)
+    return 0
 
 
-def run_forked(message: dict[str, Any], grader: Channel, context: Context) -> bool:
-    """One case in a fresh child, its messages checked and passed on. False: the grader left."""
+@dataclass
+class Child:
+    """A case's child process, as the worker relays for it."""
+
+    case: int  # the grader's number for the case, on every message about it
+    pid: int
+    channel: Channel
+    open: bool = True  # its pipe to us has not reached end of file
+    problem: str = ""  # what it did against the protocol, if anything
+
+
+def serve(grader: Channel, context: Context) -> None:
+    """Cases as the grader sends them, several at once: each child's messages, checked and
+    tagged with its case, to the grader; the grader's replies to the child they are for."""
+    children: dict[int, Child] = {}
+    with selectors.DefaultSelector() as selector:
+        selector.register(grader.read_fd, selectors.EVENT_READ, None)
+        while True:
+            for child in list(children.values()):
+                ended, status = os.waitpid(child.pid, os.WNOHANG)
+                if ended:
+                    finish(child, status, grader, selector)
+                    del children[child.case]
+            closing = any(not c.open for c in children.values())
+            timeout = 0.005 if closing else POLL_SECONDS if children else None
+            for key, _ in selector.select(timeout):
+                child = key.data
+                if child is None:
+                    if not from_grader(grader, children, selector, context):
+                        for child in children.values():
+                            kill_group(child.pid)
+                        return
+                elif child.open:
+                    pass_on(child, grader, selector)
+
+
+def from_grader(
+    grader: Channel, children: dict[int, Child], selector: selectors.BaseSelector, context: Context
+) -> bool:
+    """What the grader has sent: new cases, and replies. False when it has gone or says quit."""
+    try:
+        while True:
+            message = grader.receive(0)
+            if message is None or message["op"] == "quit":
+                return False
+            if message["op"] == "case":
+                child = start(message, grader, context)
+                children[child.case] = child
+                selector.register(child.channel.read_fd, selectors.EVENT_READ, child)
+            elif message["op"] == "response":
+                child = children.get(message.get("case", -1))
+                if child is not None:
+                    with contextlib.suppress(OSError):  # the child may be gone already
+                        child.channel.send(message)
+    except TimeoutError:
+        return True
+    except ProtocolError:
+        return False
+
+
+def start(message: dict[str, Any], grader: Channel, context: Context) -> Child:
+    """One case in a fresh child, with pipes of its own."""
     to_child_r, to_child_w = os.pipe()
     from_child_r, from_child_w = os.pipe()
     sys.stdout.flush()
@@ -132,75 +188,40 @@ def run_forked(message: dict[str, Any], grader: Channel, context: Context) -> bo
         os.setpgid(pid, pid)  # also done by the child: whichever runs first
     os.close(to_child_r)
     os.close(from_child_w)
-    child = Channel(from_child_r, to_child_w, MAX_CHILD_LINE)
-    grader.send({"op": "started", "pid": pid})
-    try:
-        status, problem, grader_left = relay(pid, child, grader)
-    finally:
-        child.close()
-    if grader_left:
-        return False
-    if problem:
-        grader.send({"op": "protocol", "detail": problem})
-    grader.send({"op": "exited", "pid": pid, **describe_status(status)})
-    return True
+    case = int(message.get("case", 0))
+    grader.send({"op": "started", "case": case, "pid": pid})
+    return Child(case, pid, Channel(from_child_r, to_child_w, MAX_CHILD_LINE))
 
 
-def relay(pid: int, child: Channel, grader: Channel) -> tuple[int, str, bool]:
-    """Until the child ends: its messages, checked, to the grader; the grader's replies to it.
-
-    Returns the child's wait status, what it did against the protocol (or ""), and whether
-    the grader went away.
-    """
-    problem, grader_left, child_open = "", False, True
-    with selectors.DefaultSelector() as selector:
-        selector.register(child.read_fd, selectors.EVENT_READ, "child")
-        selector.register(grader.read_fd, selectors.EVENT_READ, "grader")
-        while True:
-            ended, status = os.waitpid(pid, os.WNOHANG)
-            ready = {key.data for key, _ in selector.select(0 if ended else POLL_SECONDS)}
-            if child_open and ("child" in ready or ended):
-                child_open, problem = pass_on(child, grader)
-                if not child_open:
-                    selector.unregister(child.read_fd)
-                if problem:
-                    kill_group(pid)
-            if "grader" in ready and not grader_left:
-                grader_left = answer(child, grader)
-                if grader_left:
-                    kill_group(pid)
-            if ended:
-                return status, problem, grader_left
-
-
-def pass_on(child: Channel, grader: Channel) -> tuple[bool, str]:
-    """What the child has written so far, message by message; (still open, problem)."""
+def pass_on(child: Child, grader: Channel, selector: selectors.BaseSelector) -> None:
+    """What the child has written so far, message by message, checked and tagged. The first
+    line that is not a message of the protocol ends the child."""
     try:
         while True:
-            message = child.receive(0)
+            message = child.channel.receive(0)
             if message is None:
-                return False, ""
-            grader.send(check_child_message(message))
+                break
+            grader.send({**check_child_message(message), "case": child.case})
     except TimeoutError:
-        return True, ""
+        return
     except ProtocolError as exc:
-        return False, str(exc)
+        child.problem = str(exc)
+        kill_group(child.pid)
+    child.open = False
+    selector.unregister(child.channel.read_fd)
 
 
-def answer(child: Channel, grader: Channel) -> bool:
-    """The grader's replies, to the child; True when the grader has gone or says quit."""
-    try:
-        while True:
-            message = grader.receive(0)
-            if message is None or message["op"] == "quit":
-                return True
-            if message["op"] == "response":
-                with contextlib.suppress(OSError):  # the child may be gone already
-                    child.send(message)
-    except TimeoutError:
-        return False
-    except ProtocolError:
-        return True
+def finish(child: Child, status: int, grader: Channel, selector: selectors.BaseSelector) -> None:
+    """The child has ended: what it still had to say, then how it ended."""
+    if child.open:
+        pass_on(child, grader, selector)
+        if child.open:  # wrote a partial line and died: nothing more will come
+            child.open = False
+            selector.unregister(child.channel.read_fd)
+    child.channel.close()
+    if child.problem:
+        grader.send({"op": "protocol", "case": child.case, "detail": child.problem})
+    grader.send({"op": "exited", "case": child.case, "pid": child.pid, **describe_status(status)})
 
 
 def kill_group(pid: int) -> None:
