@@ -152,3 +152,14 @@ def test_listing_oversize_handled_without_an_oversize_line_is_rejected(tmp_path:
     case = load_case(write(tmp_path, text))
     with pytest.raises(CaseError, match="no line exceeds the budget of 300"):
         make_script(case)
+
+
+def test_the_check_ids_a_case_may_name_are_the_registered_checks() -> None:
+    from grader.cases import ALL_CHECKS, CONVERSATION_CHECKS, FUNCTION_CHECKS
+    from grader.checks import CHECK_ORDER, CHECKS
+
+    assert set(CHECK_ORDER) == set(CHECKS)
+    assert set(ALL_CHECKS) == set(CHECKS) - {"requests_sent"}  # internal, never reported
+    for ids, kind in ((FUNCTION_CHECKS, "functions"), (CONVERSATION_CHECKS, "conversation")):
+        for check_id in ids:
+            assert CHECKS[check_id].kind in (kind, "any"), check_id
