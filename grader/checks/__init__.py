@@ -128,6 +128,13 @@ def first_line(text: str) -> str:
     return line if len(line) <= 160 else line[:157] + "..."
 
 
+def compact(names: list[str]) -> str:
+    """A list of message labels, its middle elided past a dozen: '[system#0, user#1, …]'."""
+    if len(names) > 12:
+        names = [*names[:5], f"… {len(names) - 10} more …", *names[-5:]]
+    return "[" + ", ".join(names) + "]"
+
+
 def show(value: Any) -> str | None:
     if value is None:
         return None

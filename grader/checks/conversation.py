@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from grader.checks import Failure, check
+from grader.checks import Failure, check, compact
 from grader.reference import (
     acceptable_lengths,
     content_text,
@@ -366,12 +366,6 @@ def picture_of(positions: list[int | None], sent: list[Message]) -> str:
         role = message.get("role")
         names.append(f"{role}#{p}" if p is not None else f"{role}(not in the conversation)")
     return compact(names)
-
-
-def compact(names: list[str]) -> str:
-    if len(names) > 12:
-        names = [*names[:5], f"… {len(names) - 10} more …", *names[-5:]]
-    return "[" + ", ".join(names) + "]"
 
 
 @check(

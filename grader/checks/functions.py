@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from grader.checks import Failure, check
+from grader.checks import Failure, check, compact
 from grader.reference import acceptable_trims, is_system, system_tokens
 from grader.runner import CaseRun
 from grader.script import FunctionScript, Script, TrimSample
@@ -266,9 +266,7 @@ def labels(value: list[dict[str, Any]], messages: list[dict[str, Any]]) -> str:
     for m in value:
         p = position(m, messages)
         names.append(f"{m.get('role')}#{p}" if p is not None else f"{m.get('role')}(changed)")
-    if len(names) > 12:
-        names = [*names[:5], f"… {len(names) - 10} more …", *names[-5:]]
-    return "[" + ", ".join(names) + "]"
+    return compact(names)
 
 
 def describe_result(result: dict[str, Any] | None) -> str:
