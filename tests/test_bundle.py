@@ -194,6 +194,7 @@ def test_broken_cases_make_no_bundle(tmp_path: Path) -> None:
 
 def test_ci_workflow_grades_and_reports() -> None:
     import yaml  # the test extra has it: CI must not skip this
+
     workflow = yaml.safe_load((REPO / "docs" / "github-classroom.yml").read_text())
     steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
     commands = " ".join(step.get("run", "") for step in steps)
