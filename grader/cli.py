@@ -13,10 +13,10 @@ from typing import NoReturn
 import click
 
 from grader.cases import BUILTIN_CASES, Case, CaseError, CaseErrors, load_cases
+from grader.cases.script import Script
 from grader.grading import SubmissionReport, display_name, grade_submission, make_scripts
-from grader.report import FORMATS, render, summary_csv
-from grader.runner import Limits, Sandbox, package_root
-from grader.script import Script
+from grader.report.formats import FORMATS, render, summary_csv
+from grader.sandbox.runner import Limits, Sandbox, package_root
 
 
 def reference_solution() -> Path:
@@ -215,7 +215,7 @@ def write(path: Path, text: str, what: str) -> None:
 
 
 def write_bundle(target: Path, cases_dir: Path) -> None:
-    from grader.bundle import BundleError, build_bundle
+    from grader.report.bundle import BundleError, build_bundle
 
     try:
         cases = build_bundle(target, cases_dir)

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.cases import Case
+from grader.cases.script import Script, make_script
 from grader.checks import CheckResult, evaluate
-from grader.runner import Limits, Sandbox, submission_file
-from grader.script import Script, make_script
+from grader.sandbox.runner import Limits, Sandbox, submission_file
 
 
 @dataclass

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from grader.runner import package_root
+from grader.sandbox.runner import package_root
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -97,7 +97,7 @@ def test_layout(bundle: Path) -> None:
         "cases/02_chat.toml",
         "trimlab/pyproject.toml",
         "trimlab/grader/checks/__init__.py",
-        "trimlab/grader/platforms/run_autograder",
+        "trimlab/grader/report/platforms/run_autograder",
         "trimlab/mock_api/tokens.py",
         "trimlab/solution/chat_repl.py",
     ):
@@ -124,8 +124,8 @@ def test_bundled_source_builds_complete(bundle: Path, tmp_path: Path) -> None:
     assert build.returncode == 0, (setuptools.__version__, build.stderr)
     for name in (
         "grader/checks/functions.py",
-        "grader/cases/01_functions.toml",
-        "grader/platforms/run_autograder",
+        "grader/cases/builtin/01_functions.toml",
+        "grader/report/platforms/run_autograder",
         "solution/chat_repl.py",
     ):
         assert (out / name).is_file(), name
@@ -165,7 +165,7 @@ def test_bundle_runs_its_own_copy_of_trimlab(bundle: Path, tmp_path: Path) -> No
     with zipfile.ZipFile(bundle) as zf:
         zf.extractall(tmp_path)
     found = subprocess.run(
-        [sys.executable, "-c", "import grader.runner as r; print(r.package_root())"],
+        [sys.executable, "-c", "import grader.sandbox.runner as r; print(r.package_root())"],
         env={**os.environ, "PYTHONPATH": str(tmp_path / "trimlab")},
         cwd=tmp_path,  # as for the grade command: the current folder is not on sys.path
         capture_output=True,

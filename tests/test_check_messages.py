@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from grader.cases import load_case
+from grader.cases.script import ConversationScript, TrimSample, make_script
 from grader.checks import CheckResult, evaluate
 from grader.checks.functions import count_problem, trim_problem
-from grader.runner import CaseRun, Outcome
-from grader.script import ConversationScript, TrimSample, make_script
+from grader.run import CaseRun, Outcome
 from mock_api.core import JournalEntry
 from mock_api.tokens import count_request_tokens
 

@@ -11,7 +11,7 @@ from xml.etree import ElementTree as ET
 import pytest
 from click.testing import CliRunner
 
-from grader.cases import load_cases
+from grader.cases import BUILTIN_CASES, load_cases
 from grader.cli import grade
 
 REPO = Path(__file__).resolve().parent.parent
@@ -75,7 +75,7 @@ def test_junit_and_gradescope_reports(tmp_path: Path) -> None:
     assert done.returncode == 1
     data = json.loads(results.read_text())
     assert 0 <= data["score"] < sum(t["max_score"] for t in data["tests"])
-    hidden = {c.id for c in load_cases(REPO / "grader" / "cases") if c.visibility == "hidden"}
+    hidden = {c.id for c in load_cases(BUILTIN_CASES) if c.visibility == "hidden"}
     assert hidden, "the built-in suite has a hidden case"
     for test in data["tests"]:
         case = test["name"].split(":")[0]
@@ -103,5 +103,5 @@ def test_usage_errors_exit_2_with_a_clear_message(tmp_path: Path) -> None:
 def test_list_shows_every_case() -> None:
     result = CliRunner().invoke(grade, ["--list"])
     assert result.exit_code == 0
-    for case in load_cases(REPO / "grader" / "cases"):
+    for case in load_cases(BUILTIN_CASES):
         assert case.id in result.output

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from grader.cases import BUILTIN_CASES, CaseError, CaseErrors, load_case, load_cases
-from grader.script import ConversationScript, FunctionScript, make_script
+from grader.cases.script import ConversationScript, FunctionScript, make_script
 from mock_api.tokens import count_request_tokens, text_tokens
 
 GOOD = """\

@@ -27,7 +27,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from grader.runner import package_root
+from grader.sandbox.runner import package_root
 
 HOSTILE = Path(__file__).parent / "hostile"
 CASES = HOSTILE / "cases"

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from grader.cases import ALL_CHECKS, BUILTIN_CASES, Case, load_case, load_cases
+from grader.cases.script import Script
 from grader.checks import CheckResult
 from grader.grading import SubmissionReport, grade_submission, make_scripts
-from grader.runner import Sandbox
-from grader.script import Script
+from grader.sandbox.runner import Sandbox
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -20,12 +20,13 @@ from typing import Any
 
 import pytest
 
-from grader import checks, guard
+from grader import checks
 from grader.cases import Case, load_cases
+from grader.cases.script import Script
 from grader.grading import SubmissionReport, grade_submission, make_scripts
-from grader.protocol import Channel, ProtocolError, check_child_message
-from grader.runner import DUMMY_KEY, Limits, Sandbox, package_root, scrubbed_environment
-from grader.script import Script
+from grader.sandbox import guard
+from grader.sandbox.protocol import Channel, ProtocolError, check_child_message
+from grader.sandbox.runner import DUMMY_KEY, Limits, Sandbox, package_root, scrubbed_environment
 
 HOSTILE = Path(__file__).parent / "hostile"
 LIMITS = Limits(memory_mb=256, output_kb=64)

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from grader.cases import load_case
-from grader.script import make_script
+from grader.cases.script import make_script
 
 REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text(encoding="utf-8")

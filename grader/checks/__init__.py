@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from grader.runner import CaseRun
-from grader.script import Script
+from grader.cases.script import Script
+from grader.run import CaseRun
 
 Status = Literal["passed", "failed", "skipped"]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from grader.cases.script import ConversationScript, Script
 from grader.checks import Failure, check, compact
-from grader.reference import (
+from grader.checks.reference import (
     acceptable_lengths,
     content_text,
     fitting_suffix,
@@ -14,8 +15,7 @@ from grader.reference import (
     same,
     system_tokens,
 )
-from grader.runner import CaseRun
-from grader.script import ConversationScript, Script
+from grader.run import CaseRun
 from mock_api.core import JournalEntry
 from mock_api.tokens import content_strings, count_request_tokens, message_tokens, text_tokens
 

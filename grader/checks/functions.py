@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from grader.cases.script import FunctionScript, Script, TrimSample
 from grader.checks import Failure, check, compact
-from grader.reference import acceptable_trims, is_system, system_tokens
-from grader.runner import CaseRun
-from grader.script import FunctionScript, Script, TrimSample
+from grader.checks.reference import acceptable_trims, is_system, system_tokens
+from grader.run import CaseRun
 from mock_api.tokens import (
     REPLY_PRIMING,
     TOKENS_PER_MESSAGE,

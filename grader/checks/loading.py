@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from grader.cases.script import Script
 from grader.checks import Failure, check
-from grader.runner import CaseRun
-from grader.script import Script
+from grader.run import CaseRun
 
 CONTRACT_HELP = (
     "chat_repl.py must define count_tokens(messages, model), trim_history(messages, "

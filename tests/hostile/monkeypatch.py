@@ -14,7 +14,7 @@ def count_tokens(messages: list, model: str = "gpt-5.4") -> int:
 
 
 def forge() -> None:
-    for name in ("grader.checks", "grader.runner", "mock_api.core", "solution.chat_repl"):
+    for name in ("grader.checks", "grader.sandbox.runner", "mock_api.core", "solution.chat_repl"):
         try:
             __import__(name)
             ATTEMPTS[name] = "IMPORTED"

@@ -12,8 +12,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from grader.cases import Case, CaseError
-from grader.textgen import SPECIAL, generate_text
+from grader.cases.parse import Case, CaseError
+from grader.cases.textgen import SPECIAL, generate_text
 from mock_api.core import MockConfig
 from mock_api.replies import FixedReplies, ReplyPolicy, TokenReplies
 from mock_api.tokens import count_request_tokens

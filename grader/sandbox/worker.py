@@ -10,7 +10,7 @@ The child never holds the grader's pipes: whatever it writes reaches the worker,
 the case at the first line that is not a message of the protocol. Only the worker tells the
 grader that a case started, broke the protocol or ended.
 
-Started by ``grader.runner.Sandbox`` with the two pipe ends as ``sys.argv[2:4]``.
+Started by ``grader.sandbox.runner.Sandbox`` with the two pipe ends as ``sys.argv[2:4]``.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from grader import guard
-from grader.protocol import MAX_CHILD_LINE, Channel, ProtocolError, check_child_message
+from grader.sandbox import guard
+from grader.sandbox.protocol import MAX_CHILD_LINE, Channel, ProtocolError, check_child_message
 from mock_api.core import MockRequest, MockResponse
 from mock_api.intercept import intercept
 
@@ -42,6 +42,7 @@ REQUIRED = ("count_tokens", "trim_history", "main")
 EXIT_INTERNAL = 70  # the harness itself failed in the child (out of memory, say)
 EXIT_CHANNEL_LOST = 75  # the child's pipe to the worker was closed or broken under it
 POLL_SECONDS = 0.05
+HARNESS_FILE = "grader/sandbox/worker.py"
 MAX_RESULT = 4 * 1024 * 1024  # a function's result larger than this is not reported whole
 
 
@@ -352,7 +353,7 @@ def describe_exception(exc: BaseException, path: Path | None = None) -> dict[str
     """Type, message, and the traceback lines that are the student's, not ours."""
     try:
         frames = traceback.extract_tb(exc.__traceback__)
-        own = [f for f in frames if "grader/worker.py" not in f.filename.replace(os.sep, "/")]
+        own = [f for f in frames if not f.filename.replace(os.sep, "/").endswith(HARNESS_FILE)]
         lines = traceback.format_list(own[-6:]) if own else []
         if isinstance(exc, SyntaxError):
             lines = traceback.format_exception_only(type(exc), exc)

@@ -21,20 +21,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.protocol import CHILD_OPS, Channel, ProtocolError, check_child_message
-from grader.script import ConversationScript, FunctionScript, Script
-from mock_api.core import ChatCompletionsMock, JournalEntry, MockRequest
+from grader.cases.script import ConversationScript, FunctionScript, Script
+from grader.run import CaseRun, Outcome, load_error
+from grader.sandbox.protocol import CHILD_OPS, Channel, ProtocolError, check_child_message
+from mock_api.core import ChatCompletionsMock, MockRequest
 
 DUMMY_KEY = "sk-trimlab-grader-dummy-key"
 COPY_SKIP = {".git", ".venv", "venv", "__pycache__", "node_modules", ".mypy_cache", ".pytest_cache"}
 # -I: no PYTHON* variables, no user site; the worker imports this very checkout of the grader.
 WORKER_BOOT = (
-    "import sys; sys.path.insert(0, sys.argv[1]); from grader.worker import main; sys.exit(main())"
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from grader.sandbox.worker import main; sys.exit(main())"
 )
 EXIT_GRACE = 5.0  # seconds for the worker to report a killed child's end
 MAX_COPY_FILE = 2 * 1024 * 1024
 MAX_COPY_TOTAL = 20 * 1024 * 1024
-# Exit codes of the worker's child (grader/worker.py) that are the harness's, not the student's.
+# Exit codes of the worker's child (sandbox/worker.py): the harness's, not the student's.
 EXIT_INTERNAL, EXIT_CHANNEL_LOST = 70, 75
 
 
@@ -46,17 +48,6 @@ class Limits:
     startup_seconds: float = 20.0
     # Cases of one submission run at once, each in its own child: a core each.
     lanes: int = 2
-
-
-@dataclass
-class Outcome:
-    """How the submission's run of a case ended."""
-
-    # returned, raised, exit, bad_signature (as the child reports); timeout, vanished, load_failed,
-    # crashed, flood (as the grader finds)
-    kind: str
-    message: str = ""
-    error: dict[str, Any] | None = None
 
 
 @dataclass
@@ -78,20 +69,6 @@ class Flight:
     exited: dict[str, Any] | None = None
     requests: int = 0
     killed: bool = False
-
-
-@dataclass
-class CaseRun:
-    script: Script
-    outcome: Outcome
-    loaded: bool = False
-    load_error: str | None = None
-    journal: list[JournalEntry] = field(default_factory=list)
-    results: dict[str, dict[int, dict[str, Any]]] = field(
-        default_factory=lambda: {"count_tokens": {}, "trim_history": {}}
-    )
-    output: str = ""
-    seconds: float = 0.0
 
 
 class WorkerGone(RuntimeError):
@@ -503,18 +480,6 @@ def hide_workdir(run: CaseRun, workdir: Path, original: Path) -> None:
         }
 
 
-def load_error(message: dict[str, Any], file: Path) -> str | None:
-    if message.get("ok"):
-        return None
-    if message.get("missing"):
-        names = ", ".join(f"{m}()" for m in message["missing"])
-        return f"{file.name} does not define {names}"
-    error = message.get("error") or {}
-    detail = error.get("traceback", "").strip()
-    text = f"importing {file.name} raised {error.get('type')}: {error.get('message')}"
-    return f"{text}\n{detail}" if detail else text
-
-
 def vanished_message(
     exited: dict[str, Any] | None, kind: str = "conversation", loaded: bool = True
 ) -> str:
@@ -579,4 +544,4 @@ def copy_submission(source: Path, target: Path) -> None:
 
 def package_root() -> str:
     """Where grader and mock_api live, so the worker imports this very code."""
-    return str(Path(__file__).resolve().parent.parent)
+    return str(Path(__file__).resolve().parents[2])

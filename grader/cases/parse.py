@@ -17,7 +17,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-BUILTIN_CASES = Path(__file__).parent / "cases"
+BUILTIN_CASES = Path(__file__).parent / "builtin"
 
 FUNCTION_CHECKS = ("loads", "count_tokens", "trim_function")
 CONVERSATION_CHECKS = (

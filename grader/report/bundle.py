@@ -1,6 +1,6 @@
 """``grade --gradescope-bundle FILE.zip``: the autograder an instructor uploads to Gradescope.
 
-The zip holds Gradescope's two scripts (grader/platforms/setup.sh and run_autograder), the
+The zip holds Gradescope's two scripts (grader/report/platforms/setup.sh and run_autograder), the
 cases, and trimlab's own source with a pyproject.toml made for it, so that the image installs
 exactly the grader that made the bundle. The cases are checked first: a bundle that cannot
 grade is refused here, not discovered by the first student.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from grader.cases import Case, load_cases
 from grader.grading import make_scripts
-from grader.runner import package_root
+from grader.sandbox.runner import package_root
 
 if sys.version_info >= (3, 11):
     import tomllib

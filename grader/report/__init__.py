@@ -1,0 +1,1 @@
+"""What people and platforms read: the report formats, and the Gradescope bundle."""
