@@ -9,7 +9,7 @@ from pathlib import Path
 
 from grader.cases import Case
 from grader.cases.script import Script, make_script
-from grader.checks import CheckResult, evaluate
+from grader.checks import CheckResult, evaluate, validate
 from grader.sandbox.runner import Limits, Sandbox, submission_file
 
 
@@ -42,7 +42,11 @@ class SubmissionReport:
 
 
 def make_scripts(cases: Sequence[Case], seed: int | None = None) -> list[Script]:
-    return [make_script(case, seed) for case in cases]
+    """The cases' scripts; a case naming a check its script gives nothing to judge is refused."""
+    scripts = [make_script(case, seed) for case in cases]
+    for script in scripts:
+        validate(script)
+    return scripts
 
 
 def grade_submission(
@@ -72,7 +76,7 @@ def grade_submission(
         if scripts is None:
             scripts = make_scripts(cases, seed)
         for script, run in zip(scripts, sandbox.run_cases(scripts, file), strict=True):
-            report.results.extend(evaluate(script, run))
+            report.results.extend(evaluate(script, run, report.results))
             report.outputs[script.case.id] = run.output
         report.fence = sandbox.fence
     finally:

@@ -14,6 +14,53 @@ from grader.cases.script import Script
 from mock_api.core import JournalEntry
 
 
+@dataclass(frozen=True)
+class Raised:
+    """An exception of the submission's, as the worker described it."""
+
+    type: str
+    message: str
+    traceback: str = ""
+    bases: tuple[str, ...] = ()
+    code: int | None = None  # SystemExit's code
+
+    @classmethod
+    def of(cls, error: dict[str, Any] | None) -> Raised | None:
+        if not error:
+            return None
+        return cls(
+            str(error.get("type", "?")),
+            str(error.get("message", "")),
+            str(error.get("traceback", "")),
+            tuple(error.get("bases", ())),
+            error.get("code"),
+        )
+
+    def is_a(self, name: str) -> bool:
+        return name == self.type or name in self.bases
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call of count_tokens or trim_history on a sample: what it returned or raised, and
+    what the caller's list held afterwards."""
+
+    value: Any = None
+    raised: Raised | None = None
+    unreadable: str | None = None  # a value that is not JSON, described
+    argument_after: Any = None
+
+    @classmethod
+    def of(cls, message: dict[str, Any]) -> Call:
+        after = message.get("argument_after") or {}
+        return cls(
+            message.get("value"),
+            Raised.of(message.get("error")),
+            message.get("unreadable"),
+            after.get("value") if isinstance(after, dict) else None,
+        )
+
+
 @dataclass
 class Outcome:
     """How the submission's run of a case ended."""
@@ -23,6 +70,10 @@ class Outcome:
     kind: str
     message: str = ""
     error: dict[str, Any] | None = None
+
+    @property
+    def raised(self) -> Raised | None:
+        return Raised.of(self.error)
 
 
 @dataclass
@@ -37,6 +88,10 @@ class CaseRun:
     )
     output: str = ""
     seconds: float = 0.0
+
+    def calls(self, function: str) -> dict[int, Call]:
+        """The typed results of one function, by sample index."""
+        return {i: Call.of(m) for i, m in self.results.get(function, {}).items()}
 
 
 def load_error(message: dict[str, Any], file: Path) -> str | None:

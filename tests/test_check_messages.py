@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from grader.cases import load_case
-from grader.cases.script import ConversationScript, TrimSample, make_script
+from grader.cases.script import ConversationScript, FunctionScript, TrimSample, make_script
 from grader.checks import CheckResult, evaluate
-from grader.checks.functions import count_problem, trim_problem
-from grader.run import CaseRun, Outcome
+from grader.checks.functions import Formula, count_problem, trim_problem
+from grader.run import Call, CaseRun, Outcome, Raised
 from mock_api.core import JournalEntry
 from mock_api.tokens import count_request_tokens
 
@@ -82,7 +82,8 @@ def test_dropping_the_newest_line_is_an_ordering_mistake_not_a_forgotten_reply(
     assert result(script, run, "history_kept").status == "passed"
     oldest_first = result(script, run, "oldest_first")
     assert oldest_first.status == "failed"
-    assert "does not end with the newest line" in oldest_first.message
+    assert oldest_first.family == "newest_dropped"
+    assert "It dropped the newest message, #6 user" in oldest_first.message
 
 
 def test_a_reply_left_out_is_still_a_forgotten_reply(tmp_path: Path) -> None:
@@ -118,8 +119,9 @@ def test_under_budget_points_at_the_overhead_when_a_trim_is_a_little_over(
     script = script_for(tmp_path, budget)
     under_budget = result(script, run_of(script, TRIMMED), "under_budget")
     assert under_budget.status == "failed"
-    assert "request 3 of case hand_made" in under_budget.message
-    assert "3 tokens beyond its content" in under_budget.help
+    assert "request 3 (for line 3)" in under_budget.message
+    assert under_budget.family == "content_only"
+    assert "when it counts the content only" in under_budget.help
 
 
 def test_under_budget_says_trim_when_a_trim_is_far_over(tmp_path: Path) -> None:
@@ -128,7 +130,7 @@ def test_under_budget_says_trim_when_a_trim_is_far_over(tmp_path: Path) -> None:
     script = script_for(tmp_path, budget)
     under_budget = result(script, run_of(script, TRIMMED), "under_budget")
     assert under_budget.status == "failed"
-    assert "request 3 of case hand_made" in under_budget.message
+    assert "request 3 (for line 3)" in under_budget.message
     assert under_budget.help.startswith("Trim before every request")
 
 
@@ -150,18 +152,19 @@ def test_a_trim_that_drops_nothing_says_so() -> None:
     budget = count_request_tokens(messages, MODEL) - 10
     sample = TrimSample("random history", messages, budget)
     unchanged = {"value": messages, "argument_after": {"value": messages}}
-    problem = trim_problem(sample, unchanged, MODEL)
-    assert problem is not None
-    rationale, help, _expected, _actual = problem
-    assert f"It returned all {len(messages)} messages: nothing was dropped" in rationale
-    assert "Drop the oldest non-system messages" in help
+    finding = trim_problem(sample, Call(messages, argument_after=messages), MODEL)
+    assert finding is not None
+    assert f"Nothing was dropped: all {len(messages)} messages were kept" in finding.rationale
+    assert "drop the oldest non-system messages" in finding.hint
+    assert finding.family == "never_trims"
 
 
 def test_count_tokens_still_a_todo_points_at_the_exercise() -> None:
-    error = {"type": "NotImplementedError", "message": "TODO: implement count_tokens"}
-    problem = count_problem({"error": error}, 9, [user(0)], MODEL)
+    error = Raised("NotImplementedError", "TODO: implement count_tokens")
+    problem = count_problem(Call(raised=error), 9)
     assert problem is not None
-    rationale, help = problem
+    rationale, help, family = problem
+    assert family == "todo"
     assert "raised NotImplementedError" in rationale
     assert "This is still a TODO" in help and "exercise/README.md" in help
 
@@ -187,3 +190,108 @@ def test_an_oversize_line_sent_as_text_parts_is_still_caught(tmp_path: Path) -> 
     oversize = result(script, run, "oversize_handled")
     assert oversize.status == "failed"
     assert "but request 1 sent it" in oversize.message
+
+
+# --- each wrong blame of issue 9, pinned ----------------------------------------------------------
+
+FUNCTIONS_CASE = 'id = "fn"\nkind = "functions"\nbudget = 400\nseed = 3\nhistories = 18\n'
+
+
+def functions_script(tmp_path: Path) -> FunctionScript:
+    path = tmp_path / "fn.toml"
+    path.write_text(FUNCTIONS_CASE, encoding="utf-8")
+    script = make_script(load_case(path))
+    assert isinstance(script, FunctionScript)
+    return script
+
+
+def test_a_count_bug_on_a_history_that_repeats_a_message_is_not_blamed_on_the_order() -> None:
+    """A generated history may repeat a message word for word; a trim that keeps one message too
+    many (its count misses the 3 priming tokens) is told so, never "changed the order"."""
+    globe = {"role": "assistant", "content": "🌏"}
+    messages = [SYSTEM]
+    for n in range(7):
+        messages += [{"role": "user", "content": f"Where is {n}? " + "far " * 20}, dict(globe)]
+    messages.append({"role": "user", "content": "And now?"})
+    correct = [SYSTEM, *messages[5:]]
+    kept = [SYSTEM, *messages[4:]]  # one more: the repeated reply, 6 tokens
+    budget = count_request_tokens(correct, MODEL) + 3  # a correct trim drops 4 exactly
+    assert count_request_tokens(kept, MODEL) - 3 <= budget  # what a count without priming sees
+    finding = trim_problem(
+        TrimSample("repeats", messages, budget), Call(kept, argument_after=messages), MODEL
+    )
+    assert finding is not None
+    assert finding.family == "over_budget"
+    assert "order" not in finding.rationale + finding.hint
+    # One numbering, by position: the repeated reply kept is #5, not the first equal one (#3).
+    assert finding.actual is not None and finding.actual.startswith("[#1 system, #5 assistant")
+
+
+def test_a_missing_plus_one_for_a_name_gets_the_name_hint(tmp_path: Path) -> None:
+    script = functions_script(tmp_path)
+    no_name = Formula(per_name=0)
+    run = CaseRun(script, Outcome("returned"), loaded=True)
+    run.results["count_tokens"] = {
+        i: {"value": no_name.count(m, MODEL)} for i, m in enumerate(script.count_samples)
+    }
+    count = next(r for r in evaluate(script, run) if r.id == "count_tokens")
+    assert count.status == "failed"
+    assert count.family == "no_name"
+    assert "name costs 1 token more" in count.help
+    assert "role" not in count.help
+
+
+def test_counts_off_by_varying_amounts_ask_about_estimating(tmp_path: Path) -> None:
+    script = functions_script(tmp_path)
+    run = CaseRun(script, Outcome("returned"), loaded=True)
+    run.results["count_tokens"] = {
+        i: {"value": count_request_tokens(m, MODEL) + (i % 3) * 5 - 2}
+        for i, m in enumerate(script.count_samples)
+    }
+    count = next(r for r in evaluate(script, run) if r.id == "count_tokens")
+    assert count.family == "no_match"
+    assert "Are you estimating instead of encoding with tiktoken?" in count.help
+
+
+def test_a_crash_on_a_special_token_in_main_is_shown_where_it_happened(tmp_path: Path) -> None:
+    """The REPL crashed on line 2: the report says so, with the exception and the student's
+    frame, not "line 2 was never sent" and "send one request per line"."""
+    script = script_for(tmp_path)
+    error = {
+        "type": "ValueError",
+        "bases": ["ValueError", "Exception"],
+        "message": "Encountered text corresponding to disallowed special token '<|endoftext|>'.",
+        "traceback": '  File "chat_repl.py", line 12, in count_tokens\n'
+        "    total += len(enc.encode(text))\n",
+    }
+    run = run_of(script, [full(0)], Outcome("raised", error=error))
+    repl = result(script, run, "repl_exits")
+    assert repl.status == "failed"
+    assert repl.message.startswith("main() crashed on line 2")
+    assert repl.family == "special_tokens"
+    assert "disallowed_special=()" in repl.help
+    assert repl.actual is not None and "line 12, in count_tokens" in repl.actual
+    assert "Send one request per line" not in repl.help
+
+
+def test_a_busy_loop_after_the_first_line_is_not_given_the_eof_hint(tmp_path: Path) -> None:
+    script = script_for(tmp_path)
+    run = run_of(script, [full(0)], Outcome("timeout", "did not finish within 20 s"))
+    repl = result(script, run, "repl_exits")
+    assert repl.family == "stuck"
+    assert "after request 1 (for line 1); line 2 was never sent" in repl.message
+    assert "EOFError" not in repl.help
+
+
+def test_a_fixed_window_is_not_told_to_count_3_per_message(tmp_path: Path) -> None:
+    """Every request keeps the newest 3 messages, though all would fit: the hint names the
+    window, not the per-message 3 tokens."""
+    budget = count_request_tokens(full(3), MODEL) + 100
+    script = script_for(tmp_path, budget)
+    window = [[SYSTEM, *full(n)[1:][-3:]] for n in range(4)]
+    run = run_of(script, window)
+    failed = [r for r in evaluate(script, run) if r.status == "failed"]
+    assert [r.id for r in failed] == ["not_over_trimmed"]
+    assert failed[0].family == "fixed_window"
+    assert "kept exactly 3 messages" in failed[0].help
+    assert "3 tokens" not in failed[0].help

@@ -55,8 +55,15 @@ def test_the_exercise_stub_fails_with_its_todo_pointer_not_a_traceback() -> None
     assert ":( count_tokens" in out
     assert "TODO: implement count_tokens" in out
     assert "exercise/README.md" in out
-    assert ":| system_kept" in out and "skipped" in out
+    assert ":| 5 checks skipped: no request was sent" in out
     assert "Traceback (most recent call last)" not in out + done.stderr
+    # One screen: the shared failure is told once, the checks it blocks in one line per case.
+    assert len(out.splitlines()) <= 45, out
+    assert out.count("raise NotImplementedError") == 1, out
+    assert "same as in case short_chat" in out
+    assert "requests_sent" not in out  # no internal ids
+    assert ":) passed   :( failed   :| skipped" in out.splitlines()[1]
+    assert "sandbox:" not in done.stderr
 
 
 def test_junit_and_gradescope_reports(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ import pytest
 
 from grader.cases import BUILTIN_CASES, CaseError, CaseErrors, load_case, load_cases
 from grader.cases.script import ConversationScript, FunctionScript, make_script
+from grader.checks import planned
+from grader.grading import make_scripts
 from mock_api.tokens import count_request_tokens, text_tokens
 
 GOOD = """\
@@ -53,7 +55,7 @@ def test_a_good_case_becomes_a_script_of_exact_lines(tmp_path: Path) -> None:
     assert len(script.lines) == 4
     assert [text_tokens(line, case.model) for line in script.lines[1:]] == [40, 40, 40]
     assert not script.oversize
-    assert "oversize_handled" not in script.checks  # no line needs it
+    assert "oversize_handled" not in [c.id for c in planned(script)]  # no line needs it
     assert make_script(case).lines == script.lines, "generated lines are reproducible"
 
 
@@ -66,7 +68,7 @@ def test_oversize_lines_are_found_by_the_graders_count(tmp_path: Path) -> None:
         [*script.system_messages, {"role": "user", "content": script.lines[4]}], "gpt-5.4"
     )
     assert need > 300
-    assert "oversize_handled" in script.checks
+    assert "oversize_handled" in [c.id for c in planned(script)]
 
 
 def test_functions_case_generates_the_required_kinds_of_history(tmp_path: Path) -> None:
@@ -150,16 +152,18 @@ def test_an_empty_or_missing_directory_is_an_error(tmp_path: Path) -> None:
 def test_listing_oversize_handled_without_an_oversize_line_is_rejected(tmp_path: Path) -> None:
     text = 'checks = ["system_kept", "oversize_handled"]\n' + GOOD
     case = load_case(write(tmp_path, text))
-    with pytest.raises(CaseError, match="no line exceeds the budget of 300"):
-        make_script(case)
+    with pytest.raises(CaseError, match="applies only with a line over the budget on its own"):
+        make_scripts([case])
 
 
-def test_the_check_ids_a_case_may_name_are_the_registered_checks() -> None:
-    from grader.cases import ALL_CHECKS, CONVERSATION_CHECKS, FUNCTION_CHECKS
-    from grader.checks import CHECK_ORDER, CHECKS
+def test_the_check_ids_a_case_may_name_are_the_registered_checks(tmp_path: Path) -> None:
+    from grader.cases.parse import known_checks
+    from grader.checks import CHECKS
 
-    assert set(CHECK_ORDER) == set(CHECKS)
-    assert set(ALL_CHECKS) == set(CHECKS) - {"requests_sent"}  # internal, never reported
-    for ids, kind in ((FUNCTION_CHECKS, "functions"), (CONVERSATION_CHECKS, "conversation")):
-        for check_id in ids:
-            assert CHECKS[check_id].kind in (kind, "any"), check_id
+    for kind in ("functions", "conversation"):
+        named = known_checks(kind)
+        assert named == [c.id for c in CHECKS.values() if c.reported and c.kind in (kind, "any")]
+        for check_id in named:
+            load_case(write(tmp_path, f'checks = ["{check_id}"]\n' + (GOOD if kind ==
+                      "conversation" else 'id = "f"\nkind = "functions"\n')))  # fmt: skip
+    assert "requests_sent" not in known_checks("conversation")  # internal, never reported

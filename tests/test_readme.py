@@ -8,6 +8,7 @@ from pathlib import Path
 
 from grader.cases import load_case
 from grader.cases.script import make_script
+from grader.checks import planned
 
 REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -20,7 +21,7 @@ def test_every_toml_example_in_the_readme_is_a_valid_case(tmp_path: Path) -> Non
         path = tmp_path / f"example{i}.toml"
         path.write_text(block, encoding="utf-8")
         script = make_script(load_case(path))
-        assert script.checks
+        assert planned(script)
 
 
 def readme_command(marker: str) -> str:

@@ -1,10 +1,7 @@
 """What a submission is given: case files (parse), the exact lines and samples (script)."""
 
 from grader.cases.parse import (
-    ALL_CHECKS,
     BUILTIN_CASES,
-    CONVERSATION_CHECKS,
-    FUNCTION_CHECKS,
     KINDS,
     LANGUAGES,
     VISIBILITIES,
@@ -16,10 +13,7 @@ from grader.cases.parse import (
 )
 
 __all__ = [
-    "ALL_CHECKS",
     "BUILTIN_CASES",
-    "CONVERSATION_CHECKS",
-    "FUNCTION_CHECKS",
     "KINDS",
     "LANGUAGES",
     "VISIBILITIES",

@@ -19,21 +19,16 @@ else:  # pragma: no cover
 
 BUILTIN_CASES = Path(__file__).parent / "builtin"
 
-FUNCTION_CHECKS = ("loads", "count_tokens", "trim_function")
-CONVERSATION_CHECKS = (
-    "loads",
-    "system_kept",
-    "under_budget",
-    "oldest_first",
-    "not_over_trimmed",
-    "history_kept",
-    "oversize_handled",
-    "repl_exits",
-)
-ALL_CHECKS = tuple(dict.fromkeys(FUNCTION_CHECKS + CONVERSATION_CHECKS))
 LANGUAGES = ("en", "ko", "emoji", "mixed")
 KINDS = ("conversation", "functions")
 VISIBILITIES = ("visible", "hidden")
+
+
+def known_checks(kind: str) -> list[str]:
+    """The check ids a case of this kind may name: read from the checks' registry."""
+    from grader.checks import checks_for  # the checks read cases, so it is imported when used
+
+    return [c.id for c in checks_for(kind)]
 
 
 class CaseError(ValueError):
@@ -101,9 +96,8 @@ class Case:
     visibility: str
     budget: int
     model: str
-    checks: tuple[str, ...]
+    checks: tuple[str, ...]  # the checks the case names; (): every check that applies
     timeout: float
-    checks_given: bool = False  # False: the kind's defaults, fitted to the script
     # conversation
     system: str = ""
     lines: tuple[Line, ...] = ()
@@ -173,8 +167,8 @@ def parse_case(data: dict[str, Any], path: Path) -> Case:
     if not case_id.replace("_", "").replace("-", "").isalnum():
         raise CaseError(path, "use letters, digits, '_' and '-' only", "id")
     kind = fields.choice("kind", KINDS, default="conversation")
-    allowed_checks = FUNCTION_CHECKS if kind == "functions" else CONVERSATION_CHECKS
-    checks = fields.string_list("checks", default=list(allowed_checks))
+    checks = fields.string_list("checks", default=[]) if "checks" in data else []
+    allowed_checks = known_checks(kind)
     for check in checks:
         if check not in allowed_checks:
             raise CaseError(
@@ -193,7 +187,6 @@ def parse_case(data: dict[str, Any], path: Path) -> Case:
         "budget": fields.integer("budget", default=8000, minimum=10),
         "model": fields.string("model", default="gpt-5.4"),
         "checks": tuple(dict.fromkeys(checks)),
-        "checks_given": "checks" in data,
         "timeout": fields.number("timeout", default=20, minimum=1),
     }
     if kind == "functions":

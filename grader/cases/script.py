@@ -12,7 +12,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from grader.cases.parse import Case, CaseError
+from grader.cases.parse import Case
 from grader.cases.textgen import SPECIAL, generate_text
 from mock_api.core import MockConfig
 from mock_api.replies import FixedReplies, ReplyPolicy, TokenReplies
@@ -27,7 +27,6 @@ class ConversationScript:
     system_messages: tuple[Message, ...]
     lines: tuple[str, ...]
     oversize: frozenset[int]  # indexes of lines that cannot fit even with no history
-    checks: tuple[str, ...] = ()
 
     def reply_policy(self) -> ReplyPolicy:
         if self.case.reply_texts:
@@ -51,10 +50,6 @@ class FunctionScript:
     case: Case
     count_samples: list[list[Message]] = field(default_factory=list)
     trim_samples: list[TrimSample] = field(default_factory=list)
-
-    @property
-    def checks(self) -> tuple[str, ...]:
-        return self.case.checks
 
 
 Script = ConversationScript | FunctionScript
@@ -87,18 +82,7 @@ def conversation_script(case: Case) -> ConversationScript:
         if count_request_tokens([*system, {"role": "user", "content": text}], case.model)
         > case.budget
     )
-    checks = case.checks
-    if "oversize_handled" in checks and not oversize:
-        if case.checks_given:
-            raise CaseError(
-                case.path,
-                f"lists oversize_handled, but no line exceeds the budget of {case.budget} tokens "
-                "on its own; add one, e.g. [[lines]] with tokens = "
-                f"{case.budget + 100}",
-                "checks",
-            )
-        checks = tuple(c for c in checks if c != "oversize_handled")
-    return ConversationScript(case, system, tuple(lines), oversize, checks)
+    return ConversationScript(case, system, tuple(lines), oversize)
 
 
 def function_script(case: Case, seed: int) -> FunctionScript:

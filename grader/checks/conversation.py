@@ -1,12 +1,15 @@
-"""main(), driven by scripted lines, judged on every request it sent to the mock."""
+"""Judging main(), driven by scripted lines, on every request it sent to the mock."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from grader.cases.script import ConversationScript, Script
-from grader.checks import Failure, check, compact
+from grader.checks import Failure, as_conversation, check, first_line
+from grader.checks.diagnosis import describe, diagnose, label, picture, short
+from grader.checks.functions import counted_as
 from grader.checks.reference import (
     acceptable_lengths,
     content_text,
@@ -15,9 +18,10 @@ from grader.checks.reference import (
     same,
     system_tokens,
 )
+from grader.i18n import N_, _
 from grader.run import CaseRun
 from mock_api.core import JournalEntry
-from mock_api.tokens import content_strings, count_request_tokens, message_tokens, text_tokens
+from mock_api.tokens import count_request_tokens, message_tokens
 
 Message = dict[str, Any]
 
@@ -28,10 +32,14 @@ class Turn:
 
     number: int  # the request's number, from 1
     entry: JournalEntry
-    line: int  # the script line it answers
-    conversation: tuple[Message, ...]  # every message so far, the newest line last
+    line: int  # the script line it answers, from 0
+    conversation: tuple[Message, ...]  # every non-system message so far, the newest line last
     systems: tuple[Message, ...]  # the leading system/developer messages it sent
     others: tuple[Message, ...]  # the rest
+
+    def source(self, script: ConversationScript) -> list[Message]:
+        """The whole list a correct trim cuts from: the system prompt, then the conversation."""
+        return [*script.system_messages, *self.conversation]
 
 
 def turns(script: ConversationScript, run: CaseRun) -> tuple[Turn, ...]:
@@ -90,395 +98,573 @@ def match_line(script: ConversationScript, last: Any, start: int) -> int | None:
     return None
 
 
-def where(script: Script, turn: Turn) -> str:
-    return f"request {turn.number} of case {script.case.id}"
+def where(turn: Turn) -> str:
+    return _("request {number} (for line {line})").format(number=turn.number, line=turn.line + 1)
 
 
-def short(text: Any, limit: int = 60) -> str:
-    text = str(text).replace("\n", " ")
-    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
-
-
-def describe(message: Any) -> str:
-    if not isinstance(message, dict):
-        return repr(message)[:60]
-    return f"{message.get('role')}: {short(message.get('content'))}"
-
-
-def conversation_turns(script: Script, run: CaseRun) -> tuple[ConversationScript, tuple[Turn, ...]]:
-    assert isinstance(script, ConversationScript)
+def all_turns(script: Script, run: CaseRun) -> tuple[ConversationScript, tuple[Turn, ...]]:
+    script = as_conversation(script)
     return script, turns(script, run)
 
 
 def ended(run: CaseRun) -> str:
     """How main() ended, in a phrase."""
     outcome = run.outcome
-    error = outcome.error or {}
-    if outcome.kind == "raised":
-        return f"main() raised {error.get('type')}: {error.get('message')}"
+    error = outcome.raised
+    if outcome.kind == "raised" and error:
+        return _("main() raised {type}: {message}").format(type=error.type, message=error.message)
     if outcome.kind == "exit":
-        return f"main() called sys.exit({error.get('code')})"
+        return _("main() called sys.exit({code})").format(code=error.code if error else None)
     if outcome.kind == "bad_signature":
-        return (
+        return _(
             "main() cannot be called as main(system_prompt=..., model=..., "
-            f"max_input_tokens=...): {error.get('message')}"
-        )
+            "max_input_tokens=...): {message}"
+        ).format(message=error.message if error else "")
     if outcome.kind == "returned":
-        return "main() returned"
+        return _("main() returned")
     return outcome.message or outcome.kind
 
 
-@check("requests_sent", "main() sent requests", "conversation")
-def requests_sent(script: Script, run: CaseRun) -> None:
-    if not run.journal:
-        raise Failure(f"main() sent no request: {ended(run)}")
+def sendable(script: ConversationScript) -> list[int]:
+    return [i for i in range(len(script.lines)) if i not in script.oversize]
+
+
+def crash_line(script: ConversationScript, run: CaseRun, answered: set[int]) -> int | None:
+    """The line main() was on when it stopped: read but never answered (0-based)."""
+    read = getattr(run, "turns", None)
+    if read:  # what it printed per line read: it stopped on the last line it read
+        return min(len(read), len(script.lines)) - 1
+    last = max(answered) if answered else -1
+    return last + 1 if last + 1 < len(script.lines) else None
+
+
+def own_frame(traceback: str) -> str:
+    """The submission's own innermost frame from a traceback: 'File ..., line N, in f' and its
+    code line."""
+    lines = [line for line in traceback.strip().splitlines() if line.strip()]
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].lstrip().startswith("File "):
+            return "\n".join(lines[i : i + 2]).strip()
+    return ""
+
+
+def printed_for(run: CaseRun, line: int) -> str:
+    """What the REPL printed after reading this line (the tail of its output, failing that)."""
+    read = getattr(run, "turns", None)
+    text = read[line] if read and 0 <= line < len(read) else run.output
+    kept = [t for t in text.strip().splitlines() if t.strip()]
+    return "\n".join(kept[-6:])
 
 
 @check(
-    "system_kept",
-    "every request starts with the system message, unchanged",
-    "conversation",
-    ("loads", "requests_sent"),
+    kind="conversation",
+    description=N_("main() answers every line and returns at the end of input"),
+    doc=N_("`main()` sent one request per line and returned at the end of input"),
+    blocks=N_("main() did not run to the end of input"),
+    follows=("count_tokens", "trim_function"),
+)
+def repl_exits(script: Script, run: CaseRun) -> str:
+    script, sent = all_turns(script, run)
+    outcome = run.outcome
+    error = outcome.raised
+    lines = sendable(script)
+    answered = {turn.line for turn in sent}
+    unsent = [i for i in lines if i not in answered]
+    if outcome.kind == "raised" and error and error.is_a("EOFError"):
+        raise Failure(
+            _("main() raised EOFError at the end of input."),
+            _("input() raises EOFError when the input ends (Ctrl-D): catch it and return."),
+            actual=own_frame(error.traceback) or None,
+            family="eof",
+        )
+    if outcome.kind == "raised" and error:
+        at = crash_line(script, run, answered)
+        where_ = (
+            _("on line {n} ({text})").format(n=at + 1, text=short(script.lines[at]))
+            if at is not None
+            else _("at the end of input")
+        )
+        help = ""
+        family = "crash"
+        if error.type == "NotImplementedError":
+            help, family = _("This is still a TODO: see exercise/README.md."), "todo"
+        elif at is not None and at in script.oversize and error.is_a("ValueError"):
+            help, family = (
+                _(
+                    "Line {n} is too long for the budget even alone: catch the error (e.g. the "
+                    "ValueError from trim_history), print it, and read the next line."
+                ).format(n=at + 1),
+                "oversize_crash",
+            )
+        elif "special token" in error.message:
+            help, family = (
+                _(
+                    "tiktoken refuses text like '<|endoftext|>' by default; a chat app must count "
+                    "it as ordinary text: enc.encode(text, disallowed_special=())."
+                ),
+                "special_tokens",
+            )
+        frame = own_frame(error.traceback)
+        raise Failure(
+            _("main() crashed {where}: {type}: {message}").format(
+                where=where_, type=error.type, message=first_line(error.message)
+            ),
+            help,
+            actual=frame or None,
+            family=family,
+        )
+    if outcome.kind in ("timeout", "stalled"):
+        stack = getattr(outcome, "stack", "") or ""
+        at = crash_line(script, run, answered)
+        if at is None or not unsent:
+            where_ = _("after the last line, at the end of input")
+            help, family = (
+                _(
+                    "main() must return when the input ends: input() raises EOFError there (and "
+                    "sys.stdin.readline() returns ''). A loop that keeps going after that never "
+                    "ends."
+                ),
+                "eof_loop",
+            )
+        else:
+            last = max(answered) if answered else None
+            where_ = (
+                _("after request {n} (for line {line}); line {next} was never sent").format(
+                    n=len(sent), line=last + 1, next=at + 1
+                )
+                if last is not None
+                else _("before its first request")
+            )
+            help, family = (
+                _("Something after that never finished: a loop whose condition stays true?"),
+                "stuck",
+            )
+        raise Failure(
+            _("main() {how}; it made no progress {where}.").format(
+                how=outcome.message, where=where_
+            ),
+            help or (_("Where it was when it was stopped is shown below.") if stack else ""),
+            actual=stack.strip() or None,
+            family=family,
+        )
+    if outcome.kind == "exit" and error and error.code not in (0, None):
+        raise Failure(
+            _("{how} instead of returning.").format(how=ended(run)),
+            _("Return from main() at the end of input."),
+            family="exit",
+        )
+    if outcome.kind == "bad_signature":
+        raise Failure(
+            ended(run),
+            _(
+                "The grader calls main(system_prompt=..., model=..., max_input_tokens=...), with "
+                "those keyword names; keep main's parameters as the exercise gives them."
+            ),
+            family="signature",
+        )
+    if outcome.kind not in ("returned", "exit"):
+        raise Failure(ended(run), _("main() must return normally when the input ends."))
+    if unsent:
+        first = unsent[0]
+        printed = printed_for(run, first)
+        raise Failure(
+            _(
+                "{how}, but line {n} ({text}) was never sent ({unsent} of {total} lines were not)."
+            ).format(
+                how=ended(run),
+                n=first + 1,
+                text=short(script.lines[first]),
+                unsent=len(unsent),
+                total=len(lines),
+            ),
+            _("Send one request per line until the input ends; only '/quit' ends the REPL early.")
+            if not printed
+            else _("Below is what it printed after reading that line: the cause is there."),
+            actual=printed or None,
+            family="unsent",
+        )
+    return _("main() answered all {n} lines and returned at the end of input").format(n=len(lines))
+
+
+@check(
+    kind="conversation",
+    description=N_("main() sent requests"),
+    blocks=N_("no request was sent"),
+    reported=False,
+)
+def requests_sent(script: Script, run: CaseRun) -> None:
+    if not run.journal:
+        raise Failure(_("main() sent no request: {how}").format(how=ended(run)))
+
+
+SENT = ("loads", "requests_sent")
+EXPLAINED_BY = ("count_tokens", "trim_function")
+
+
+@check(
+    kind="conversation",
+    description=N_("every request starts with the system message, unchanged"),
+    doc=N_("every request starts with the system (or `developer`) message, unchanged"),
+    depends=SENT,
+    follows=EXPLAINED_BY,
 )
 def system_kept(script: Script, run: CaseRun) -> str:
-    script, all_turns = conversation_turns(script, run)
+    script, sent = all_turns(script, run)
     wanted = script.system_messages[0]["content"]
-    for turn in all_turns:
+    for turn in sent:
         messages = turn.entry.messages
         first = messages[0] if messages else None
         if not is_system(first):
             elsewhere = next((i for i, m in enumerate(messages) if is_system(m)), None)
             if elsewhere is not None:
                 raise Failure(
-                    f"{where(script, turn)} has the system message at position {elsewhere}, "
-                    "not first.",
-                    "Keep the system message at the start of the list you send.",
+                    _(
+                        "{where} has the system message at place {place} of {count}, not first: "
+                        "system messages stay where they stand."
+                    ).format(where=where(turn), place=elsewhere + 1, count=len(messages)),
+                    _("Keep the system message at the start of the list you send."),
+                    family="system_moved",
                 )
             raise Failure(
-                f"{where(script, turn)} has no system message; it starts with {describe(first)}.",
-                "The system (or developer) message is never trimmed: drop only the other "
-                "messages, oldest first.",
+                _("{where} has no system message; it starts with {first}.").format(
+                    where=where(turn), first=describe(first)
+                ),
+                _(
+                    "The system (or developer) message is never trimmed: drop only the other "
+                    "messages, oldest first."
+                ),
                 expected=describe({"role": "system", "content": wanted}),
                 actual=describe(first),
+                family="system_dropped",
             )
         if content_text(first.get("content")) != wanted:
             raise Failure(
-                f"{where(script, turn)} changed the system message.",
-                "Send the system prompt exactly as given to main().",
+                _("{where} changed the system message.").format(where=where(turn)),
+                _("Send the system prompt exactly as given to main()."),
                 expected=short(wanted, 200),
                 actual=short(first.get("content"), 200),
+                family="system_changed",
             )
-    return f"all {len(all_turns)} requests start with the system message"
+    return _("all {n} requests start with the system message").format(n=len(sent))
+
+
+def kept_counts(sent: Sequence[Turn]) -> set[int]:
+    """How many non-system messages each request that dropped something kept."""
+    return {len(t.others) for t in sent if len(t.others) < len(t.conversation)}
+
+
+def over_trimmed(turn: Turn, budget: int, model: str) -> bool:
+    """Whether this request dropped a message that would have fit beside what it sent."""
+    conversation = list(turn.conversation)
+    fitting = fitting_suffix(conversation, system_tokens(list(turn.systems), model), budget, model)
+    return len(turn.others) < min(acceptable_lengths(conversation, fitting))
+
+
+def trimmed_with(turn: Turn, budget: int, model: str) -> tuple[str, str] | None:
+    """A usual counting mistake under which this request is exactly a correct trim."""
+    source = [*turn.systems, *turn.conversation]
+    return counted_as(source, list(turn.entry.messages), budget, model)
 
 
 @check(
-    "under_budget",
-    "every request is within the input-token budget",
-    "conversation",
-    ("loads", "requests_sent"),
+    kind="conversation",
+    description=N_("every request is within the input-token budget"),
+    doc=N_("every request's input tokens, by the grader's own count, are within the budget"),
+    depends=SENT,
+    follows=EXPLAINED_BY,
 )
 def under_budget(script: Script, run: CaseRun) -> str:
-    script, all_turns = conversation_turns(script, run)
+    script, sent = all_turns(script, run)
     budget, model = script.case.budget, script.case.model
-    # A run that never dropped a message has no trim at all, whatever the overshoot.
-    never_trimmed = all(len(t.others) >= len(t.conversation) for t in all_turns)
+    never_trimmed = all(len(t.others) >= len(t.conversation) for t in sent)
     largest = 0
-    for turn in all_turns:
+    for turn in sent:
         messages = turn.entry.messages
         if not messages or not all(isinstance(m, dict) for m in messages):
-            raise Failure(f"{where(script, turn)} was not a valid chat request: {turn.entry.error}")
-        tokens = count_request_tokens(messages, model)
-        largest = max(largest, tokens)
-        if tokens > budget:
-            over = tokens - budget
-            if never_trimmed:
-                help = (
-                    "No request dropped anything: every one carried the whole conversation. "
-                    "Trim before every request: count the whole list you are about to send, "
-                    "and drop the oldest non-system messages until it fits."
-                )
-            elif over <= tokens - content_tokens(messages, model):
-                help = (
-                    "Each message costs 3 tokens beyond its content (and its role's tokens), "
-                    "and the request 3 more for the reply; does your count include them?"
-                )
-            else:
-                help = (
-                    "Trim before every request: count the whole list you are about to send, "
-                    "and drop the oldest non-system messages until it fits."
-                )
             raise Failure(
-                f"{where(script, turn)} sent {tokens:,} input tokens, over the budget of "
-                f"{budget:,}.",
-                help,
-                expected=f"at most {budget:,} tokens",
-                actual=f"{tokens:,} tokens in {len(messages)} messages",
+                _("{where} was not a valid chat request: {error}").format(
+                    where=where(turn), error=turn.entry.error
+                )
             )
-    return f"all {len(all_turns)} requests within {budget:,} tokens (the largest: {largest:,})"
+        tokens = count_request_tokens(messages, model)
+        if turn.line in script.oversize:
+            continue  # a line too long even alone: oversize_handled judges that request
+        largest = max(largest, tokens)
+        if tokens <= budget:
+            continue
+        counts = kept_counts(sent)
+        mistake = trimmed_with(turn, budget, model)
+        if never_trimmed:
+            family, help = (
+                "never_trims",
+                _(
+                    "No request dropped anything: every one carried the whole conversation. Trim "
+                    "before every request: count the whole list you are about to send, and drop "
+                    "the oldest non-system messages until it fits."
+                ),
+            )
+        elif len(counts) == 1 and any(over_trimmed(t, budget, model) for t in sent):
+            family, help = (
+                "fixed_window",
+                _(
+                    "Every request that dropped something kept exactly {n} messages after the "
+                    "system message, whatever they cost: this one is over the budget, others "
+                    "dropped what would have fit. Trim by tokens, not by a fixed number of "
+                    "messages."
+                ).format(n=next(iter(counts))),
+            )
+        elif mistake:
+            family, what = mistake
+            help = _(
+                "This request is what a trim keeps when it counts {what}: count the whole "
+                "request as the API does, 3 per message and 3 for the reply included."
+            ).format(what=what)
+        else:
+            family, help = (
+                "over_budget",
+                _(
+                    "Trim before every request: count the whole list you are about to send, and "
+                    "drop the oldest non-system messages until it fits."
+                ),
+            )
+        raise Failure(
+            _("{where} sent {tokens:,} input tokens, over the budget of {budget:,}.").format(
+                where=where(turn), tokens=tokens, budget=budget
+            ),
+            help,
+            expected=_("at most {budget:,} tokens").format(budget=budget),
+            actual=_("{tokens:,} tokens in {n} messages").format(tokens=tokens, n=len(messages)),
+            family=family,
+        )
+    return _("all {n} requests within {budget:,} tokens (the largest: {largest:,})").format(
+        n=len(sent), budget=budget, largest=largest
+    )
 
 
 @check(
-    "history_kept",
-    "every request carries the earlier replies",
-    "conversation",
-    ("loads", "requests_sent"),
+    kind="conversation",
+    description=N_("every request carries the earlier replies"),
+    doc=N_(
+        "every request carries the previous reply, unless trimming left room for the newest "
+        "line only"
+    ),
+    depends=SENT,
+    blocks=N_("a reply was missing from a request"),
+    follows=EXPLAINED_BY,
 )
 def history_kept(script: Script, run: CaseRun) -> str:
-    script, all_turns = conversation_turns(script, run)
-    for turn in all_turns[1:]:
-        previous = all_turns[turn.number - 2].entry.reply
+    script, sent = all_turns(script, run)
+    for turn in sent[1:]:
+        previous = sent[turn.number - 2].entry.reply
         if previous is None or len(turn.others) < 2:
             continue  # nothing to carry, or trimming left room for the newest line only
         if not same(turn.others[-1], turn.conversation[-1]):
             continue  # it dropped the newest line itself: oldest_first says so, not this check
-        if not any(
+        if any(
             m.get("role") == "assistant" and content_text(m.get("content")) == previous
             for m in turn.others
             if isinstance(m, dict)
         ):
-            replies = sum(
-                1 for m in turn.others if isinstance(m, dict) and m.get("role") == "assistant"
-            )
-            raise Failure(
-                f"{where(script, turn)} does not carry the previous reply "
-                f"{short(previous)}; it holds {replies} assistant messages among "
-                f"{len(turn.others)}.",
-                "The API remembers nothing between requests: append every reply to the "
-                "history as {'role': 'assistant', 'content': reply}.",
-            )
-    return "every request carried the previous reply"
+            continue
+        replies = sum(
+            1 for m in turn.others if isinstance(m, dict) and m.get("role") == "assistant"
+        )
+        raise Failure(
+            _(
+                "{where} does not carry the previous reply {reply}; it holds {replies} "
+                "assistant messages among {n}."
+            ).format(where=where(turn), reply=short(previous), replies=replies, n=len(turn.others)),
+            _(
+                "The API remembers nothing between requests: append every reply to the history "
+                "as {'role': 'assistant', 'content': reply}."
+            ),
+            family="forgets_replies",
+        )
+    return _("every request carried the previous reply")
 
 
 @check(
-    "oldest_first",
-    "trimming drops the oldest messages first",
-    "conversation",
-    ("loads", "requests_sent", "history_kept"),
+    kind="conversation",
+    description=N_("trimming drops the oldest messages first"),
+    doc=N_(
+        "the other messages are a contiguous, unchanged, in-order suffix of the conversation so "
+        "far, the newest line last"
+    ),
+    depends=(*SENT, "history_kept"),
+    follows=EXPLAINED_BY,
 )
 def oldest_first(script: Script, run: CaseRun) -> str:
-    script, all_turns = conversation_turns(script, run)
-    for turn in all_turns:
-        problem = suffix_problem(turn)
-        if problem:
+    script, sent = all_turns(script, run)
+    model = script.case.model
+    for turn in sent:
+        source = turn.source(script)
+        messages = list(turn.entry.messages)
+        n = len(turn.others)
+        if 0 < n <= len(turn.conversation) and all(
+            same(a, b) for a, b in zip(turn.others, turn.conversation[-n:], strict=True)
+        ):
+            continue
+        if n == 0:
             raise Failure(
-                f"{where(script, turn)} {problem[0]}",
-                problem[1],
-                expected=problem[2],
-                actual=problem[3],
+                _("{where} sent only system messages, not the newest line.").format(
+                    where=where(turn)
+                ),
+                _("The newest user line is the one being answered; it must be last."),
+                family="newest_dropped",
             )
-    return "every request sent the newest part of the conversation"
-
-
-def suffix_problem(turn: Turn) -> tuple[str, str, str | None, str | None] | None:
-    sent, conversation = list(turn.others), list(turn.conversation)
-    if any(is_system(m) for m in sent):
-        return (
-            "puts a system message after the conversation started.",
-            "Keep system messages first.",
-            None,
-            None,
+        kept = sum(1 for m in turn.others if not is_system(m))
+        systems = len(script.system_messages)
+        correct = [*range(systems), *range(max(systems, len(source) - kept), len(source))]
+        finding = diagnose(messages, source, 10**9, model, correct)
+        if finding is None or finding.family in ("system_dropped", "system_moved", "never_trims"):
+            continue  # for system_kept and under_budget to say
+        raise Failure(
+            f"{where(turn)}: {finding.rationale}",
+            finding.hint,
+            expected=finding.expected,
+            actual=finding.actual,
+            family=finding.family,
         )
-    n = len(sent)
-    if 0 < n <= len(conversation) and all(
-        same(a, b) for a, b in zip(sent, conversation[-n:], strict=True)
-    ):
-        return None
-    if n == 0:
-        return (
-            "sent only system messages, not the newest line.",
-            "The newest user line is the one being answered; it must be last.",
-            None,
-            None,
-        )
-    positions = locate(sent, conversation)
-    newest = len(conversation) - 1
-    picture_expected = picture(range(len(conversation)), conversation)
-    picture_actual = picture_of(positions, sent)
-    if None in positions:
-        bad = sent[positions.index(None)]
-        return (
-            f"sent a message that is not in the conversation as it was: {describe(bad)}.",
-            "Send messages unchanged: drop whole messages, never shorten or edit them.",
-            picture_expected,
-            picture_actual,
-        )
-    if newest not in positions:
-        return (
-            f"does not end with the newest line {short(conversation[-1]['content'])}; it "
-            f"ends with {describe(sent[-1])}.",
-            "Drop from the oldest end: the newest line is the one being answered, so it is "
-            "always sent, last.",
-            picture_expected,
-            picture_actual,
-        )
-    kept = [p for p in positions if p is not None]
-    if kept != sorted(kept) or len(set(kept)) != len(kept):
-        return (
-            "sent the conversation out of order.",
-            "Keep the messages in their order.",
-            picture_expected,
-            picture_actual,
-        )
-    oldest = kept[0]
-    gap = next(i for i in range(newest, oldest, -1) if i not in kept)
-    return (
-        f"dropped message #{gap} ({describe(conversation[gap])}) but kept the older "
-        f"message #{oldest} ({describe(conversation[oldest])}).",
-        "Drop the oldest messages first, so that what is sent is always the most recent "
-        "part of the conversation.",
-        picture_expected,
-        picture_actual,
-    )
-
-
-def content_tokens(messages: list[Message], model: str) -> int:
-    """The tokens of the messages' contents alone: what a count without the overhead gives."""
-    return sum(
-        text_tokens(text, model) for m in messages for text in content_strings(m.get("content"))
-    )
-
-
-def locate(sent: list[Message], conversation: list[Message]) -> list[int | None]:
-    """Each sent message's place in the conversation, matching forwards."""
-    positions: list[int | None] = []
-    start = 0
-    for message in sent:
-        found = next(
-            (i for i in range(start, len(conversation)) if same(message, conversation[i])), None
-        )
-        if found is None:
-            found = next(
-                (i for i in range(len(conversation)) if same(message, conversation[i])), None
-            )
-        positions.append(found)
-        if found is not None:
-            start = found + 1
-    return positions
-
-
-def picture(indexes: Any, conversation: list[Message]) -> str:
-    return compact([f"{conversation[i].get('role')}#{i}" for i in indexes])
-
-
-def picture_of(positions: list[int | None], sent: list[Message]) -> str:
-    names = []
-    for message, p in zip(sent, positions, strict=True):
-        role = message.get("role")
-        names.append(f"{role}#{p}" if p is not None else f"{role}(not in the conversation)")
-    return compact(names)
+    return _("every request sent the newest part of the conversation")
 
 
 @check(
-    "not_over_trimmed",
-    "nothing is dropped that would have fit",
-    "conversation",
-    ("loads", "requests_sent", "system_kept", "under_budget", "oldest_first"),
+    kind="conversation",
+    description=N_("nothing is dropped that would have fit"),
+    doc=N_(
+        "nothing was dropped that would have fit (dropping a user message together with the "
+        "reply after it is allowed)"
+    ),
+    depends=(*SENT, "system_kept", "under_budget", "oldest_first"),
+    follows=EXPLAINED_BY,
 )
 def not_over_trimmed(script: Script, run: CaseRun) -> str:
-    script, all_turns = conversation_turns(script, run)
+    script, sent = all_turns(script, run)
     budget, model = script.case.budget, script.case.model
-    for turn in all_turns:
+    for turn in sent:
+        if turn.line in script.oversize:
+            continue  # a line too long even alone: oversize_handled judges that request
         conversation = list(turn.conversation)
         fixed = system_tokens(list(turn.systems), model)
         fitting = fitting_suffix(conversation, fixed, budget, model)
         if len(turn.others) in acceptable_lengths(conversation, fitting):
             continue
-        dropped = conversation[len(conversation) - len(turn.others) - 1]
-        sent = count_request_tokens(turn.entry.messages, model)
+        source = turn.source(script)
+        dropped_at = len(source) - len(turn.others) - 1
+        dropped = source[dropped_at]
+        tokens = count_request_tokens(turn.entry.messages, model)
+        counts = kept_counts(sent)
+        if len(turn.others) == 1:
+            family, help = (
+                "clears_history",
+                _(
+                    "It kept only the newest line: clearing the history drops too much. Drop the "
+                    "oldest messages one at a time, only while the request is over the budget."
+                ),
+            )
+        elif len(counts) == 1 and sum(len(t.others) < len(t.conversation) for t in sent) >= 2:
+            family, help = (
+                "fixed_window",
+                _(
+                    "Every request that dropped something kept exactly {n} messages after the "
+                    "system message, whatever they cost: trim by tokens, not by a fixed number of "
+                    "messages."
+                ).format(n=next(iter(counts))),
+            )
+        else:
+            family, help = (
+                "over_trimmed",
+                _("Stop dropping as soon as the request is within the budget."),
+            )
         raise Failure(
-            f"{where(script, turn)} sent {len(turn.others)} of the {len(conversation)} messages "
-            f"so far ({sent:,} of {budget:,} tokens), but the newest {fitting} would have fit: "
-            f"{describe(dropped)} ({message_tokens(dropped, model):,} tokens) was dropped "
-            "although there was room.",
-            "Drop only while the request is over the budget; a fixed window of N messages or "
-            "clearing the history drops too much.",
-            expected=f"{fitting} messages after the system message",
-            actual=f"{len(turn.others)} messages",
+            _(
+                "{where} sent {kept} of the {total} messages so far ({tokens:,} of {budget:,} "
+                "tokens), but the newest {fitting} would have fit: {label} ({size:,} tokens) "
+                "was dropped although there was room."
+            ).format(
+                where=where(turn),
+                kept=len(turn.others),
+                total=len(conversation),
+                tokens=tokens,
+                budget=budget,
+                fitting=fitting,
+                label=label(dropped_at, dropped),
+                size=message_tokens(dropped, model),
+            ),
+            help,
+            expected=picture(
+                [*range(len(script.system_messages)), *range(len(source) - fitting, len(source))],
+                source,
+            ),
+            actual=picture(
+                [
+                    *range(len(script.system_messages)),
+                    *range(len(source) - len(turn.others), len(source)),
+                ],
+                source,
+            ),
+            family=family,
         )
-    return "every request kept as much history as fit"
+    return _("every request kept as much history as fit")
+
+
+def has_oversize(script: Script) -> bool:
+    return isinstance(script, ConversationScript) and bool(script.oversize)
 
 
 @check(
-    "oversize_handled",
-    "a line too long for the budget is refused, and the REPL goes on",
-    "conversation",
-    ("loads", "requests_sent"),
+    kind="conversation",
+    description=N_("a line too long for the budget is refused, and the REPL goes on"),
+    doc=N_("that line is never sent nor kept, and the REPL goes on"),
+    applies=has_oversize,
+    when=N_("with a line over the budget on its own"),
+    depends=SENT,
+    follows=EXPLAINED_BY,
 )
 def oversize_handled(script: Script, run: CaseRun) -> str:
-    script, all_turns = conversation_turns(script, run)
+    script, sent = all_turns(script, run)
     model, budget = script.case.model, script.case.budget
     for line in sorted(script.oversize):
         text = script.lines[line]
         need = count_request_tokens(
             [*script.system_messages, {"role": "user", "content": text}], model
         )
-        for turn in all_turns:
+        for turn in sent:
             if any(
                 isinstance(m, dict) and content_text(m.get("content")) == text
                 for m in turn.entry.messages
             ):
                 raise Failure(
-                    f"line {line + 1} needs {need:,} tokens with the system message alone, over "
-                    f"the budget of {budget:,}, but request {turn.number} sent it.",
-                    "A line that cannot fit even alone must not be sent or kept: print an "
-                    "error, leave it out of the history, and read the next line.",
+                    _(
+                        "line {n} needs {need:,} tokens with the system message alone, over the "
+                        "budget of {budget:,}, but request {number} sent it."
+                    ).format(n=line + 1, need=need, budget=budget, number=turn.number),
+                    _(
+                        "A line that cannot fit even alone must not be sent or kept: print an "
+                        "error, leave it out of the history, and read the next line."
+                    ),
+                    family="oversize_sent",
                 )
         later = [i for i in range(line + 1, len(script.lines)) if i not in script.oversize]
-        if later and not any(turn.line > line for turn in all_turns):
+        if later and not any(turn.line > line for turn in sent):
+            error = run.outcome.raised
+            if run.outcome.kind == "raised" and error and not error.is_a("ValueError"):
+                raise Failure(
+                    _("after line {n} (too long for the budget) no later line was sent: {how}.")
+                    .format(n=line + 1, how=ended(run)),
+                    _("This follows from the crash reported above (repl_exits): fix that first."),
+                    family="follows:repl_exits",
+                )
             raise Failure(
-                f"after line {line + 1} (too long for the budget) no later line was sent: "
-                f"{ended(run)}.",
-                "Catch the error (e.g. the ValueError from trim_history), print it, and go on "
-                "reading lines.",
+                _("after line {n} (too long for the budget) no later line was sent: {how}.").format(
+                    n=line + 1, how=ended(run)
+                ),
+                _(
+                    "Catch the error (e.g. the ValueError from trim_history), print it, and go "
+                    "on reading lines."
+                ),
+                family="oversize_crash",
             )
-    return f"{len(script.oversize)} line(s) over the budget were refused and the REPL went on"
-
-
-@check("repl_exits", "main() returns cleanly at the end of input", "conversation")
-def repl_exits(script: Script, run: CaseRun) -> str:
-    script, all_turns = conversation_turns(script, run)
-    outcome = run.outcome
-    error = outcome.error or {}
-    sendable = [i for i in range(len(script.lines)) if i not in script.oversize]
-    answered = {turn.line for turn in all_turns}
-    unsent = [i for i in sendable if i not in answered]
-    if outcome.kind == "raised" and error.get("type") == "EOFError":
-        raise Failure(
-            "main() raised EOFError at the end of input.",
-            "input() raises EOFError when the input ends (Ctrl-D): catch it and return.",
-            actual=error.get("traceback") or None,
-        )
-    if outcome.kind == "raised":
-        help = (
-            "This is still a TODO: see exercise/README.md."
-            if error.get("type") == "NotImplementedError"
-            else ""
-        )
-        raise Failure(f"{ended(run)}", help, actual=error.get("traceback") or None)
-    if outcome.kind == "timeout":
-        where_ = f"after line {max(answered) + 1}" if answered else "before sending anything"
-        raise Failure(
-            f"main() {outcome.message}; it stopped making progress {where_}.",
-            "main() must return when the input ends: input() raises EOFError there (and "
-            "sys.stdin.readline() returns ''). A loop that keeps going after that never ends.",
-        )
-    if outcome.kind == "exit" and error.get("code") not in (0, None):
-        raise Failure(
-            f"{ended(run)} instead of returning.", "Return from main() at the end of input."
-        )
-    if outcome.kind == "bad_signature":
-        raise Failure(
-            ended(run),
-            "The grader calls main(system_prompt=..., model=..., max_input_tokens=...), with "
-            "those keyword names; keep main's parameters as the exercise gives them.",
-        )
-    if outcome.kind not in ("returned", "exit"):
-        raise Failure(ended(run), "main() must return normally when the input ends.")
-    if unsent:
-        first = unsent[0]
-        raise Failure(
-            f"{ended(run)}, but line {first + 1} ({short(script.lines[first])}) was never sent "
-            f"({len(unsent)} of {len(sendable)} lines were not).",
-            "Send one request per line until the input ends; only '/quit' ends the REPL early.",
-        )
-    return f"main() answered all {len(sendable)} lines and returned at the end of input"
+    return _("{n} line(s) over the budget were refused and the REPL went on").format(
+        n=len(script.oversize)
+    )

@@ -1,36 +1,52 @@
-"""Does the submission load and define the contract's three functions?"""
+"""Judging the gate: does the submission load and define the contract's three functions?"""
 
 from __future__ import annotations
 
 from grader.cases.script import Script
 from grader.checks import Failure, check
+from grader.i18n import N_, _
 from grader.run import CaseRun
 
-CONTRACT_HELP = (
-    "chat_repl.py must define count_tokens(messages, model), trim_history(messages, "
-    "max_input_tokens, model) and main(system_prompt, model, max_input_tokens); "
-    "see exercise/README.md."
+
+@check(
+    kind="any",
+    description=N_("chat_repl.py imports and defines count_tokens, trim_history and main"),
+    doc=N_(
+        "`chat_repl.py` imports and defines `count_tokens`, `trim_history`, `main` (worth no "
+        "points: the gate for the rest)"
+    ),
+    depends=(),
+    blocks=N_("chat_repl.py did not load"),
+    scored=False,
 )
-
-
-@check("loads", "chat_repl.py imports and defines count_tokens, trim_history and main", "any", ())
 def loads(script: Script, run: CaseRun) -> None:
     if run.loaded:
         return
     if run.load_error:
-        help = (
-            CONTRACT_HELP
-            if "does not define" in run.load_error
-            else (
+        if "does not define" in run.load_error:
+            help = _(
+                "chat_repl.py must define count_tokens(messages, model), trim_history(messages, "
+                "max_input_tokens, model) and main(system_prompt, model, max_input_tokens); "
+                "see exercise/README.md."
+            )
+        else:
+            help = _(
                 "Run `python chat_repl.py` yourself: importing the file must not fail or wait "
                 "for input."
             )
-        )
-        raise Failure(run.load_error, help)
+        raise Failure(run.load_error, help, family="load")
     if run.outcome.kind == "timeout":
         raise Failure(
-            f"importing chat_repl.py {run.outcome.message}",
-            "Code at the top level of the file runs on import; start the REPL only under "
-            '`if __name__ == "__main__":`.',
+            _("importing chat_repl.py {how}").format(how=run.outcome.message),
+            _(
+                "Code at the top level of the file runs on import; start the REPL only under "
+                '`if __name__ == "__main__":`.'
+            ),
+            family="load",
         )
-    raise Failure(f"chat_repl.py could not be loaded: {run.outcome.message or run.outcome.kind}")
+    raise Failure(
+        _("chat_repl.py could not be loaded: {how}").format(
+            how=run.outcome.message or run.outcome.kind
+        ),
+        family="load",
+    )

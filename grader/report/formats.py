@@ -6,13 +6,15 @@ import csv
 import io
 import json
 from collections.abc import Sequence
+from itertools import groupby
 from typing import Any
 from xml.etree import ElementTree as ET
 
 import click
 
-from grader.checks import CheckResult
+from grader.checks import CheckResult, skipped_line
 from grader.grading import SubmissionReport
+from grader.i18n import _, ngettext
 
 FORMATS = ("text", "json", "gradescope", "junit")
 SYMBOLS = {"passed": (":)", "green"), "failed": (":(", "red"), "skipped": (":|", "yellow")}
@@ -34,46 +36,97 @@ def render(reports: Sequence[SubmissionReport], fmt: str, color: bool | None = N
 
 
 def as_text(report: SubmissionReport, color: bool | None = None) -> str:
+    """The report a student reads: the first failure leads, what follows from it is one line.
+
+    Checks skipped for the same reason collapse into one line; a failure identical to one in an
+    earlier case says so instead of repeating itself.
+    """
     out: list[str] = []
 
     def say(text: str = "", **style: Any) -> None:
         out.append(click.style(text, **style) if color is not False and style else text)
 
-    say(f"Grading {report.name} ({report.path})", bold=True)
+    say(_("Grading {name} ({path})").format(name=report.name, path=report.path), bold=True)
     if report.error:
         say(f":( {report.error}", fg="red")
         return "\n".join(out)
-    case = None
-    for result in report.results:
-        if result.case != case:
-            case = result.case
-            say()
-            say(f"case {case}", bold=True)
-        symbol, colour = SYMBOLS[result.status]
-        say(f"{symbol} {result.id}: {result.description}", fg=colour)
-        if result.status != "passed":
-            for line in result.message.splitlines():
-                say(f"    {line}", fg=colour)
-        if result.help:
-            say(f"    hint: {result.help}", fg="cyan")
-        if result.expected is not None:
-            say(f"    expected: {result.expected}")
-        if result.actual is not None:
-            for i, line in enumerate(result.actual.splitlines()):
-                say(f"    {'actual:  ' if i == 0 else '         '} {line}")
+    say(_(":) passed   :( failed   :| skipped, because a check it needs did not pass"), dim=True)
+    seen: dict[tuple[str, ...], str] = {}
+    gates_shown: set[str] = set()
+    for case, results in groupby(report.results, key=lambda r: r.case):
+        say()
+        say(_("case {case}").format(case=case), bold=True)
+        for cause, group in groupby(results, key=lambda r: r.cause):
+            items = list(group)
+            if cause is not None:
+                symbol, colour = SYMBOLS["skipped"]
+                if len(items) == 1:
+                    line = _("{check} skipped: {reason}").format(
+                        check=items[0].id, reason=items[0].message
+                    )
+                else:
+                    line = skipped_line(len(items), items[0].message)
+                say(f"{symbol} {line}", fg=colour)
+                continue
+            shown = [
+                r for r in items if not (r.passed and r.max_score == 0 and r.id in gates_shown)
+            ]  # a gate that passed is news once
+            gates_shown.update(r.id for r in items)
+            for passed, run in groupby(shown, key=lambda r: r.passed):
+                results_ = list(run)
+                if passed and len(results_) > 1:
+                    symbol, colour = SYMBOLS["passed"]
+                    ids = ", ".join(r.id for r in results_)
+                    say(f"{symbol} " + _("passed: {checks}").format(checks=ids), fg=colour)
+                    continue
+                for result in results_:
+                    show_result(result, seen, say)
     say()
-    failed = sum(r.status != "passed" for r in report.results)
+    failed = sum(r.status == "failed" for r in report.results)
+    skipped = sum(r.status == "skipped" for r in report.results)
     verdict = (
-        "all checks passed"
+        _("all checks passed")
         if report.passed
-        else f"{failed} check{'' if failed == 1 else 's'} did not pass"
+        else ngettext("{n} check failed", "{n} checks failed", failed).format(n=failed)
+        + (", " + _("{n} skipped").format(n=skipped) if skipped else "")
     )
     say(
-        f"score {format_points(report.score)} / {format_points(report.max_score)}: {verdict}",
+        _("score {score} / {max}: {verdict}").format(
+            score=format_points(report.score), max=format_points(report.max_score), verdict=verdict
+        ),
         bold=True,
         fg="green" if report.passed else "red",
     )
     return "\n".join(out)
+
+
+def show_result(result: CheckResult, seen: dict[tuple[str, ...], str], say: Any) -> None:
+    symbol, colour = SYMBOLS[result.status]
+    if result.status == "passed":
+        say(f"{symbol} {result.id}: {result.description}", fg=colour)
+        return
+    # The same mistake, met again: the same cause and evidence, if not the same line or numbers.
+    key = (result.id, result.family, result.help, str(result.actual))
+    if not result.family:
+        key = (*key, result.message, str(result.expected))
+    if key in seen:
+        say(
+            f"{symbol} {result.id}: " + _("same as in case {case}").format(case=seen[key]),
+            fg=colour,
+        )
+        return
+    seen[key] = result.case
+    say(f"{symbol} {result.id}: {result.description}", fg=colour)
+    for line in result.message.splitlines():
+        say(f"    {line}", fg=colour)
+    if result.help:
+        say("    " + _("hint: {hint}").format(hint=result.help), fg="cyan")
+    if result.expected is not None:
+        say("    " + _("expected: {value}").format(value=result.expected))
+    if result.actual is not None:
+        for i, line in enumerate(result.actual.splitlines()):
+            label = _("actual:") if i == 0 else ""
+            say(f"    {label:<9} {line}".rstrip())
 
 
 def format_points(value: float) -> str:
