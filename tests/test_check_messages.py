@@ -151,7 +151,6 @@ def test_a_trim_that_drops_nothing_says_so() -> None:
     messages = [SYSTEM, *full(3)[1:]]
     budget = count_request_tokens(messages, MODEL) - 10
     sample = TrimSample("random history", messages, budget)
-    unchanged = {"value": messages, "argument_after": {"value": messages}}
     finding = trim_problem(sample, Call(messages, argument_after=messages), MODEL)
     assert finding is not None
     assert f"Nothing was dropped: all {len(messages)} messages were kept" in finding.rationale

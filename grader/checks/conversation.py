@@ -650,8 +650,9 @@ def oversize_handled(script: Script, run: CaseRun) -> str:
             error = run.outcome.raised
             if run.outcome.kind == "raised" and error and not error.is_a("ValueError"):
                 raise Failure(
-                    _("after line {n} (too long for the budget) no later line was sent: {how}.")
-                    .format(n=line + 1, how=ended(run)),
+                    _(
+                        "after line {n} (too long for the budget) no later line was sent: {how}."
+                    ).format(n=line + 1, how=ended(run)),
                     _("This follows from the crash reported above (repl_exits): fix that first."),
                     family="follows:repl_exits",
                 )

@@ -460,9 +460,7 @@ def trim_pattern(
         if (options := acceptable_trims(s.messages, s.budget, model)) is not None
         and v not in options
     ]
-    if wrong and all(
-        count_request_tokens(s.messages, model) == s.budget for s, _v in wrong
-    ):
+    if wrong and all(count_request_tokens(s.messages, model) == s.budget for s, _v in wrong):
         return Finding(
             "off_by_one",
             _(

@@ -1,6 +1,5 @@
 """Chat REPL with one mistake (see tests/corpus/expected.toml)."""
 
-import tiktoken
 from openai import OpenAI
 
 MODEL = "gpt-5.4"
@@ -8,7 +7,6 @@ MAX_INPUT_TOKENS = 8000
 
 
 def count_tokens(messages, model=MODEL):
-    enc = tiktoken.encoding_for_model(model)
     total = 3
     for message in messages:
         total += 3

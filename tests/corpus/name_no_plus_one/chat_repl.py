@@ -12,7 +12,7 @@ def count_tokens(messages, model=MODEL):
     total = 3
     for message in messages:
         total += 3
-        for key, value in message.items():
+        for _key, value in message.items():
             if isinstance(value, list):
                 texts = [part["text"] for part in value if "text" in part]
             else:
