@@ -15,6 +15,8 @@ import click
 from grader.cases import BUILTIN_CASES, Case, CaseError, CaseErrors, load_cases
 from grader.cases.script import Script
 from grader.grading import SubmissionReport, display_name, grade_submission, make_scripts
+from grader.i18n import LANGUAGES, language_from_environment
+from grader.i18n import use as use_language
 from grader.report.formats import FORMATS, render, summary_csv
 from grader.sandbox.runner import Limits, Sandbox, package_root
 
@@ -81,6 +83,13 @@ def case_errors(errors: CaseErrors) -> NoReturn:
 @click.option("--list", "list_cases", is_flag=True, help="List the cases and exit.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option(
+    "--lang",
+    type=click.Choice(LANGUAGES),
+    default=language_from_environment,
+    show_default="from LC_ALL / LC_MESSAGES / LANG",
+    help="The language of the report (every format).",
+)
+@click.option(
     "--output",
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write the report here instead of standard output.",
@@ -126,6 +135,7 @@ def grade(
     only: tuple[str, ...],
     list_cases: bool,
     fmt: str,
+    lang: str,
     output: Path | None,
     summary: Path | None,
     jobs: int,
@@ -139,6 +149,7 @@ def grade(
 
     Exit status: 0 when every check passes, 1 when any does not, 2 on a usage error.
     """
+    use_language(lang)
     if list_cases:
         click.echo(case_table(load(cases_dir, only)))
         return

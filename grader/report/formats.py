@@ -14,7 +14,7 @@ import click
 
 from grader.checks import CheckResult, skipped_line
 from grader.grading import SubmissionReport
-from grader.i18n import _, ngettext
+from grader.i18n import _, current, ngettext
 
 FORMATS = ("text", "json", "gradescope", "junit")
 SYMBOLS = {"passed": (":)", "green"), "failed": (":(", "red"), "skipped": (":|", "yellow")}
@@ -124,9 +124,9 @@ def show_result(result: CheckResult, seen: dict[tuple[str, ...], str], say: Any)
     if result.expected is not None:
         say("    " + _("expected: {value}").format(value=result.expected))
     if result.actual is not None:
+        label = _("actual:")
         for i, line in enumerate(result.actual.splitlines()):
-            label = _("actual:") if i == 0 else ""
-            say(f"    {label:<9} {line}".rstrip())
+            say(f"    {label if i == 0 else ' ' * len(label)} {line}".rstrip())
 
 
 def format_points(value: float) -> str:
@@ -137,6 +137,7 @@ def as_json(report: SubmissionReport) -> dict[str, Any]:
     return {
         "submission": report.name,
         "path": str(report.path),
+        "language": current(),
         "passed": report.passed,
         "score": report.score,
         "max_score": report.max_score,
@@ -163,11 +164,11 @@ def check_json(result: CheckResult) -> dict[str, Any]:
 def detail(result: CheckResult) -> str:
     lines = [result.message]
     if result.help:
-        lines.append(f"hint: {result.help}")
+        lines.append(_("hint: {hint}").format(hint=result.help))
     if result.expected is not None:
-        lines.append(f"expected: {result.expected}")
+        lines.append(_("expected: {value}").format(value=result.expected))
     if result.actual is not None:
-        lines.append(f"actual: {result.actual}")
+        lines.append(f"{_('actual:')} {result.actual}")
     return "\n".join(lines)
 
 
@@ -193,8 +194,9 @@ def as_gradescope(report: SubmissionReport) -> dict[str, Any]:
         "score": report.score,
         "execution_time": round(report.seconds, 2),
         # Counted over visible checks only: the summary must not reveal hidden ones.
-        "output": f"trimlab: {sum(r.passed for r in visible)} of {len(visible)} visible "
-        "checks passed",
+        "output": _("trimlab: {passed} of {total} visible checks passed").format(
+            passed=sum(r.passed for r in visible), total=len(visible)
+        ),
         "stdout_visibility": "hidden",
         "tests": tests,
     }
