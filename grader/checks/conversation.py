@@ -615,7 +615,7 @@ def has_oversize(script: Script) -> bool:
 @check(
     kind="conversation",
     description=N_("a line too long for the budget is refused, and the REPL goes on"),
-    doc=N_("that line is never sent nor kept, and the REPL goes on"),
+    doc=N_("a line over the budget on its own is never sent nor kept, and the REPL goes on"),
     applies=has_oversize,
     when=N_("with a line over the budget on its own"),
     depends=SENT,

@@ -168,7 +168,7 @@ def detail(result: CheckResult) -> str:
     if result.expected is not None:
         lines.append(_("expected: {value}").format(value=result.expected))
     if result.actual is not None:
-        lines.append(f"{_('actual:')} {result.actual}")
+        lines.append(_("actual:") + f" {result.actual}")
     return "\n".join(lines)
 
 
