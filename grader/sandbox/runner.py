@@ -253,7 +253,7 @@ class Sandbox:
             if isinstance(script, ConversationScript)
             else None
         )
-        stall = getattr(script.case, "stall", None) or self.limits.stall_seconds
+        stall = script.case.stall or self.limits.stall_seconds
         flight = Flight(index, script, file, case_dir, workdir, output, mock,
                         CaseRun(script, Outcome("vanished")),
                         deadline=time.monotonic() + script.case.timeout, stall=stall)  # fmt: skip
