@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 import queue
@@ -14,6 +15,7 @@ import click
 
 from grader.cases import BUILTIN_CASES, Case, CaseError, CaseErrors, load_cases
 from grader.cases.script import Script
+from grader.checks import first_line
 from grader.grading import SubmissionReport, display_name, grade_submission, make_scripts
 from grader.i18n import LANGUAGES, language_from_environment
 from grader.i18n import use as use_language
@@ -42,6 +44,21 @@ def expand(paths: tuple[Path, ...]) -> list[Path]:
         else:
             raise click.BadParameter(f"{path}: no such file or directory", param_hint="PATH")
     return found
+
+
+def add_checks(file: Path) -> None:
+    """Import an instructor's file of checks; its @check declarations join the registry."""
+    if not file.is_file():
+        raise click.BadParameter(f"{file}: no such file", param_hint="--checks")
+    name = f"trimlab_checks_{len(sys.modules)}_{file.stem}"
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None or file.suffix != ".py":
+        raise click.BadParameter(f"{file}: not a Python file", param_hint="--checks")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise click.UsageError(f"--checks {file}: {type(exc).__name__}: {exc}") from None
 
 
 def load(cases_dir: Path, only: tuple[str, ...]) -> list[Case]:
@@ -79,6 +96,14 @@ def case_errors(errors: CaseErrors) -> NoReturn:
 )
 @click.option(
     "--case", "only", multiple=True, metavar="ID", help="Run only this case (repeatable)."
+)
+@click.option(
+    "--checks",
+    "check_files",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE.py",
+    help="Add the checks this file declares with @check (repeatable).",
 )
 @click.option("--list", "list_cases", is_flag=True, help="List the cases and exit.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
@@ -133,6 +158,7 @@ def grade(
     paths: tuple[Path, ...],
     cases_dir: Path,
     only: tuple[str, ...],
+    check_files: tuple[Path, ...],
     list_cases: bool,
     fmt: str,
     lang: str,
@@ -150,6 +176,8 @@ def grade(
     Exit status: 0 when every check passes, 1 when any does not, 2 on a usage error.
     """
     use_language(lang)
+    for file in check_files:
+        add_checks(file)
     if list_cases:
         click.echo(case_table(load(cases_dir, only)))
         return
@@ -185,6 +213,8 @@ def grade(
         except CaseError as error:
             click.secho(f"error: {error}", fg="red", err=True)
             sys.exit(2)
+        if cases_dir.resolve() != BUILTIN_CASES.resolve():
+            prove(cases, scripts, sandboxes[0])
         reports = run_all(submissions, cases, scripts, sandboxes)
     finally:
         for sandbox in sandboxes:
@@ -204,6 +234,28 @@ def grade(
         passed = sum(r.passed for r in reports)
         click.echo(f"{passed} of {len(reports)} submissions passed every check", err=True)
     sys.exit(0 if all(r.passed for r in reports) else 1)
+
+
+def prove(cases: list[Case], scripts: list[Script], sandbox: Sandbox) -> None:
+    """Cases of one's own are proved before use: the reference solution must pass every check
+    of each, or the case is refused (a case it cannot pass would fail every student)."""
+    report = grade_submission(reference_solution(), cases, scripts, sandbox=sandbox)
+    if report.error:
+        raise click.UsageError(f"cannot prove the cases on the reference: {report.error}")
+    paths = {c.id: c.path for c in cases}
+    refused = {}
+    for result in report.results:
+        if not result.passed and result.case not in refused:
+            refused[result.case] = result
+    for case, result in refused.items():
+        click.secho(
+            f"error: {paths[case]}: case {case!r} is refused: the reference solution does not "
+            f"pass {result.id} ({result.status}: {first_line(result.message)})",
+            fg="red",
+            err=True,
+        )
+    if refused:
+        sys.exit(2)
 
 
 def start_sandboxes(limits: Limits, count: int) -> list[Sandbox]:

@@ -130,10 +130,11 @@ def sendable(script: ConversationScript) -> list[int]:
 
 
 def crash_line(script: ConversationScript, run: CaseRun, answered: set[int]) -> int | None:
-    """The line main() was on when it stopped: read but never answered (0-based)."""
-    read = getattr(run, "turns", None)
-    if read:  # what it printed per line read: it stopped on the last line it read
-        return min(len(read), len(script.lines)) - 1
+    """The line main() was on when it stopped (0-based); None: at the end of input."""
+    if run.read_eof:
+        return None
+    if run.lines_read:  # it stopped on the last line it read
+        return min(run.lines_read, len(script.lines)) - 1
     last = max(answered) if answered else -1
     return last + 1 if last + 1 < len(script.lines) else None
 
@@ -150,8 +151,7 @@ def own_frame(traceback: str) -> str:
 
 def printed_for(run: CaseRun, line: int) -> str:
     """What the REPL printed after reading this line (the tail of its output, failing that)."""
-    read = getattr(run, "turns", None)
-    text = read[line] if read and 0 <= line < len(read) else run.output
+    text = run.turns[line] if 0 <= line < len(run.turns) else run.output
     kept = [t for t in text.strip().splitlines() if t.strip()]
     return "\n".join(kept[-6:])
 
@@ -214,7 +214,7 @@ def repl_exits(script: Script, run: CaseRun) -> str:
             family=family,
         )
     if outcome.kind in ("timeout", "stalled"):
-        stack = getattr(outcome, "stack", "") or ""
+        stack = outcome.stack.strip()
         at = crash_line(script, run, answered)
         if at is None or not unsent:
             where_ = _("after the last line, at the end of input")
@@ -226,6 +226,9 @@ def repl_exits(script: Script, run: CaseRun) -> str:
                 ),
                 "eof_loop",
             )
+        elif run.lines_read:
+            where_ = _("on line {n} ({text})").format(n=at + 1, text=short(script.lines[at]))
+            help, family = _("It was stuck there, in the code shown below."), "stuck"
         else:
             last = max(answered) if answered else None
             where_ = (
@@ -239,12 +242,14 @@ def repl_exits(script: Script, run: CaseRun) -> str:
                 _("Something after that never finished: a loop whose condition stays true?"),
                 "stuck",
             )
+        if stack and family == "stuck" and not run.lines_read:
+            help = _("It was stuck there, in the code shown below.")
         raise Failure(
             _("main() {how}; it made no progress {where}.").format(
                 how=outcome.message, where=where_
             ),
-            help or (_("Where it was when it was stopped is shown below.") if stack else ""),
-            actual=stack.strip() or None,
+            help,
+            actual=stack or None,
             family=family,
         )
     if outcome.kind == "exit" and error and error.code not in (0, None):
