@@ -35,15 +35,35 @@ def expand(paths: tuple[Path, ...]) -> list[Path]:
     """Submissions named directly, and every submission directory inside a class directory."""
     found: list[Path] = []
     for path in paths:
-        if path.is_file() or (path / "chat_repl.py").is_file():
+        if path.is_file():
+            if path.suffix != ".py":
+                raise click.BadParameter(
+                    f"{path}: not a Python file; give chat_repl.py, or the folder holding it",
+                    param_hint="PATH",
+                )
+            found.append(path)
+        elif (path / "chat_repl.py").is_file():
             found.append(path)
         elif path.is_dir():
-            found.extend(
-                sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
-            )
+            folders = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+            if not folders:
+                held = sorted(p.name for p in path.iterdir() if not p.name.startswith("."))
+                raise click.BadParameter(
+                    f"{path}: no chat_repl.py here, and no submission folders; it holds "
+                    + (", ".join(held[:12]) + (", …" if len(held) > 12 else "") or "nothing"),
+                    param_hint="PATH",
+                )
+            found.extend(folders)
         else:
             raise click.BadParameter(f"{path}: no such file or directory", param_hint="PATH")
     return found
+
+
+def report_names(submissions: list[Path]) -> dict[Path, str]:
+    """Each submission's name in reports: its folder's, or, where two share it, its path."""
+    names = {path: display_name(path) for path in submissions}
+    shared = {n for n in names.values() if list(names.values()).count(n) > 1}
+    return {p: str(p) if n in shared else n for p, n in names.items()}
 
 
 def add_checks(file: Path) -> None:
@@ -72,7 +92,9 @@ def load(cases_dir: Path, only: tuple[str, ...]) -> list[Case]:
         unknown = sorted(set(only) - {c.id for c in cases})
         if unknown:
             raise click.BadParameter(
-                f"no case {', '.join(unknown)} in {cases_dir}", param_hint="--case"
+                f"no case {', '.join(unknown)} in {cases_dir}; the cases are "
+                + ", ".join(c.id for c in cases),
+                param_hint="--case",
             )
         cases = [c for c in cases if c.id in only]
     return cases
@@ -301,8 +323,9 @@ def run_all(
 ) -> list[SubmissionReport]:
     """Grade in parallel, one submission per worker at a time; a submission's crash or hang
     ends only its own case, in a fork of the worker."""
+    names = report_names(submissions)
     if len(submissions) == 1:
-        return [grade_safely(submissions[0], cases, scripts, sandboxes[0])]
+        return [grade_safely(submissions[0], cases, scripts, sandboxes[0], names[submissions[0]])]
     idle: queue.Queue[Sandbox] = queue.Queue()
     for sandbox in sandboxes:
         idle.put(sandbox)
@@ -310,7 +333,7 @@ def run_all(
     def grade_one(path: Path) -> SubmissionReport:
         sandbox = idle.get()
         try:
-            return grade_safely(path, cases, scripts, sandbox)
+            return grade_safely(path, cases, scripts, sandbox, names[path])
         finally:
             idle.put(sandbox)
 
@@ -332,13 +355,13 @@ def run_all(
 
 
 def grade_safely(
-    path: Path, cases: list[Case], scripts: list[Script], sandbox: Sandbox
+    path: Path, cases: list[Case], scripts: list[Script], sandbox: Sandbox, name: str
 ) -> SubmissionReport:
     """A bug of the grader's own, met on one submission, costs that submission alone."""
     try:
-        return grade_submission(path, cases, scripts, sandbox=sandbox)
+        return grade_submission(path, cases, scripts, sandbox=sandbox, name=name)
     except Exception as exc:
-        report = SubmissionReport(display_name(path), path)
+        report = SubmissionReport(name, path)
         report.error = f"the grader failed on this submission ({type(exc).__name__}: {exc})"
         return report
 

@@ -520,7 +520,8 @@ def run_cli(
             "the REPL offline against the built-in mock."
         )
     if not mock:
-        hello = greeting(model, "the OpenAI API", max_input_tokens)
+        base_url = os.environ.get("OPENAI_BASE_URL")
+        hello = greeting(model, base_url or "the OpenAI API", max_input_tokens)
         main(system_prompt, model, max_input_tokens, stream=stream, greeting=hello)
         return
     try:

@@ -112,3 +112,40 @@ def test_list_shows_every_case() -> None:
     assert result.exit_code == 0
     for case in load_cases(BUILTIN_CASES):
         assert case.id in result.output
+
+
+def test_small_usage_errors_say_what_was_found_and_what_is_valid(tmp_path: Path) -> None:
+    runner = CliRunner()
+    text = tmp_path / "notpython.txt"
+    text.write_text("hello\n")
+    done = runner.invoke(grade, [str(text)])
+    assert done.exit_code == 2 and "not a Python file" in done.output
+    assert "AssertionError" not in done.output
+
+    folder = tmp_path / "alice"
+    folder.mkdir()
+    (folder / "main.py").write_text("")
+    (folder / "notes.txt").write_text("")
+    done = runner.invoke(grade, [str(folder)])
+    assert done.exit_code == 2
+    assert "no chat_repl.py here" in done.output and "main.py, notes.txt" in done.output
+
+    done = runner.invoke(grade, ["--case", "nosuch", "--list"])
+    assert done.exit_code == 2
+    assert "the cases are functions, short_chat" in done.output
+
+    (tmp_path / "cases").mkdir()
+    (tmp_path / "cases" / "typo.toml").write_text(
+        'id = "t"\nbugdet = 300\n[[lines]]\ntext = "Hi"\n'
+    )
+    done = runner.invoke(grade, ["--cases", str(tmp_path / "cases"), "--list"])
+    assert done.exit_code == 2 and "did you mean 'budget'?" in done.output
+
+
+def test_two_submissions_of_the_same_name_are_told_apart(tmp_path: Path) -> None:
+    from grader.cli import report_names
+
+    one, two, bob = tmp_path / "a" / "alice", tmp_path / "b" / "alice", tmp_path / "a" / "bob"
+    names = report_names([one, two, bob])
+    assert names[bob] == "bob"
+    assert names[one] != names[two] and "alice" in names[one]

@@ -6,6 +6,7 @@ the field and what is wrong, so that a typo never silently changes what is grade
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import sys
@@ -174,8 +175,12 @@ def parse_case(data: dict[str, Any], path: Path) -> Case:
     fields = Fields(data, path)
     unknown = sorted(set(data) - TOP_FIELDS)
     if unknown:
+        close = difflib.get_close_matches(unknown[0], TOP_FIELDS, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
         raise CaseError(
-            path, f"unknown field; known fields are {', '.join(sorted(TOP_FIELDS))}", unknown[0]
+            path,
+            f"unknown field; {hint}known fields are {', '.join(sorted(TOP_FIELDS))}",
+            unknown[0],
         )
     case_id = fields.string("id")
     if not case_id.replace("_", "").replace("-", "").isalnum():
