@@ -19,6 +19,7 @@ from grader.cases import BUILTIN_CASES, Case, load_case, load_cases
 from grader.cases.script import Script
 from grader.checks import CHECKS, CheckResult
 from grader.grading import SubmissionReport, grade_submission, make_scripts
+from grader.report.formats import as_text
 from grader.sandbox.runner import Sandbox
 
 if sys.version_info >= (3, 11):
@@ -205,6 +206,7 @@ def test_the_first_failure_leads_to_the_mistake_and_no_hint_misleads(
     assert failures, context
     assert failures[0].id == expectation.first, context
     assert failures[0].family == expectation.family, context
+    assert len(as_text(report, color=False).splitlines()) <= 45, "longer than a screen"
     misleading = [f"{r.case}:{r.id} [{r.family}]" for r in failures if r.family in
                   expectation.never]  # fmt: skip
     assert not misleading, f"misleading hints {misleading}: {context}"

@@ -433,12 +433,11 @@ def under_budget(script: Script, run: CaseRun) -> str:
                 ),
             )
         raise Failure(
-            _("{where} sent {tokens:,} input tokens, over the budget of {budget:,}.").format(
-                where=where(turn), tokens=tokens, budget=budget
-            ),
+            _(
+                "{where} sent {tokens:,} input tokens in {n} messages, over the budget of "
+                "{budget:,}."
+            ).format(where=where(turn), tokens=tokens, n=len(messages), budget=budget),
             help,
-            expected=_("at most {budget:,} tokens").format(budget=budget),
-            actual=_("{tokens:,} tokens in {n} messages").format(tokens=tokens, n=len(messages)),
             family=family,
         )
     return _("all {n} requests within {budget:,} tokens (the largest: {largest:,})").format(

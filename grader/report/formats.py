@@ -106,9 +106,9 @@ def show_result(result: CheckResult, seen: dict[tuple[str, ...], str], say: Any)
         say(f"{symbol} {result.id}: {result.description}", fg=colour)
         return
     # The same mistake, met again: the same cause and evidence, if not the same line or numbers.
-    key = (result.id, result.family, result.help, str(result.actual))
+    key = (result.id, result.family, result.help)
     if not result.family:
-        key = (*key, result.message, str(result.expected))
+        key = (*key, result.message, str(result.expected), str(result.actual))
     if key in seen:
         say(
             f"{symbol} {result.id}: " + _("same as in case {case}").format(case=seen[key]),
