@@ -148,6 +148,13 @@ def test_grade_speaks_korean_throughout_when_the_locale_is_korean(tmp_path: Path
     failed = [c for c in data["checks"] if c["status"] == "failed"]
     assert failed and all(re.search(r"[가-힣]", c["message"] + c["help"]) for c in failed)
 
+    results = tmp_path / "results.json"
+    grade_ko("tests/corpus/system_last", "--case", "short_chat", "--format", "gradescope",
+             "--output", str(results))  # fmt: skip
+    gradescope = json.loads(results.read_text(encoding="utf-8"))
+    assert "보이는 check" in gradescope["output"]
+    assert any("힌트:" in test["output"] for test in gradescope["tests"])
+
     english = subprocess.run(
         [sys.executable, "-c", "from grader.cli import grade; grade()", "--lang", "en",
          "tests/corpus/system_last", "--case", "short_chat"],

@@ -242,9 +242,9 @@ def skipped_line(count: int, reason: str) -> str:
     )
 
 
-def first_line(text: str) -> str:
+def first_line(text: str, limit: int = 160) -> str:
     line = text.strip().splitlines()[0] if text.strip() else ""
-    return line if len(line) <= 160 else line[:157] + "..."
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def show(value: Any) -> str | None:

@@ -156,6 +156,7 @@ def check_json(result: CheckResult) -> dict[str, Any]:
         "help": result.help,
         "expected": result.expected,
         "actual": result.actual,
+        "family": result.family,
         "score": round(result.score, 4),
         "max_score": round(result.max_score, 4),
     }
