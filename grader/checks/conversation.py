@@ -244,10 +244,13 @@ def repl_exits(script: Script, run: CaseRun) -> str:
             )
         if stack and family == "stuck" and not run.lines_read:
             help = _("It was stuck there, in the code shown below.")
+        how = (
+            _("did not finish within {seconds:g} s").format(seconds=script.case.timeout)
+            if outcome.kind == "timeout"
+            else _("stopped making progress: it sent nothing and read nothing for seconds")
+        )
         raise Failure(
-            _("main() {how}; it made no progress {where}.").format(
-                how=outcome.message, where=where_
-            ),
+            _("main() {how}; it made no progress {where}.").format(how=how, where=where_),
             help,
             actual=stack or None,
             family=family,

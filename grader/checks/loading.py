@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from grader.cases.script import Script
 from grader.checks import Failure, check
 from grader.i18n import N_, _
@@ -23,7 +25,15 @@ def loads(script: Script, run: CaseRun) -> None:
     if run.loaded:
         return
     if run.load_error:
-        if "does not define" in run.load_error:
+        missing = re.match(r"(\S+) does not define (.+)", run.load_error)
+        raised = re.match(r"importing (\S+) raised (.*)", run.load_error, re.S)
+        if missing:
+            text = _("{file} does not define {names}").format(file=missing[1], names=missing[2])
+        elif raised:
+            text = _("importing {file} raised {error}").format(file=raised[1], error=raised[2])
+        else:
+            text = run.load_error
+        if missing:
             help = _(
                 "chat_repl.py must define count_tokens(messages, model), trim_history(messages, "
                 "max_input_tokens, model) and main(system_prompt, model, max_input_tokens); "
@@ -34,7 +44,7 @@ def loads(script: Script, run: CaseRun) -> None:
                 "Run `python chat_repl.py` yourself: importing the file must not fail or wait "
                 "for input."
             )
-        raise Failure(run.load_error, help, family="load")
+        raise Failure(text, help, family="load")
     if run.outcome.kind == "timeout":
         raise Failure(
             _("importing chat_repl.py {how}").format(how=run.outcome.message),
