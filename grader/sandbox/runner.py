@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -26,7 +27,7 @@ from grader.cases.script import ConversationScript, FunctionScript, Script
 from grader.run import CaseRun, Outcome, load_error, split_turns
 from grader.sandbox.protocol import CHILD_OPS, Channel, ProtocolError, check_child_message
 from grader.submission import Submission, SubmissionError, copy_staged, stage
-from mock_api.core import ChatCompletionsMock, MockRequest
+from mock_api.core import ChatCompletionsMock, MockRequest, MockResponse
 
 DUMMY_KEY = "sk-trimlab-grader-dummy-key"
 # -I: no PYTHON* variables, no user site; the worker imports this very checkout of the grader.
@@ -35,6 +36,7 @@ WORKER_BOOT = (
     "from grader.sandbox.worker import main; sys.exit(main())"
 )
 EXIT_GRACE = 5.0  # seconds for the worker to report a killed child's end
+MIN_REQUEST_CAP = 1024 * 1024  # bytes: any request of a built-in case fits many times over
 STACK_GRACE = 1.0  # seconds for the worker to bring a stuck child's stack
 # Exit codes of the worker's child (sandbox/worker.py): the harness's, not the student's.
 EXIT_INTERNAL, EXIT_CHANNEL_LOST = 70, 75
@@ -74,6 +76,7 @@ class Flight:
     done: dict[str, Any] | None = None
     exited: dict[str, Any] | None = None
     requests: int = 0
+    received: int = 0  # bytes of request bodies, all told
     marks: list[int] = field(default_factory=list)  # output offsets where each line was read
     ending: str = ""  # "timeout" or "stalled" once its stack was asked for
     killed: bool = False
@@ -301,14 +304,20 @@ class Sandbox:
             self._kill(flight)
         elif op == "request" and flight.mock is not None:
             flight.requests += 1
-            if flight.requests > max_requests(flight.script):
+            size = len(message["body"]) * 3 // 4  # base64
+            flight.received += size
+            each, total = request_caps(flight.script)
+            if flight.requests > max_requests(flight.script) or flight.received > total:
                 kill_group(flight.child)
+                lines = len(flight.script.lines)
                 run.outcome = Outcome(
                     "flood",
-                    f"sent more than {max_requests(flight.script)} requests for "
-                    f"{len(flight.script.lines)} input lines; the case was stopped",
+                    f"sent more than {max_requests(flight.script)} requests or {megabytes(total)}"
+                    f" of requests for {lines} input lines; the case was stopped",
                 )
                 flight.deadline = time.monotonic() + EXIT_GRACE
+            elif size > each:  # answered as the API answers it, and never parsed nor kept
+                self._reply(flight, too_large(size, each))
             else:
                 self._answer(flight, message)
         elif op == "result":
@@ -402,7 +411,15 @@ class Sandbox:
             )
         except (ValueError, TypeError):
             request = MockRequest("POST", "/v1/chat/completions", {}, b"")
-        _, response = flight.mock.exchange(request)
+        try:
+            _, response = flight.mock.exchange(request)
+        except Exception as exc:  # the mock's own failure costs this request, no other case
+            response = api_error(500, f"The server had an error ({type(exc).__name__}).",
+                                 "server_error", None)  # fmt: skip
+        self._reply(flight, response)
+
+    def _reply(self, flight: Flight, response: MockResponse) -> None:
+        assert self.channel is not None
         self.channel.send(
             {
                 "op": "response",
@@ -443,6 +460,35 @@ def max_requests(script: Script) -> int:
     """Generous: a REPL may retry, but not flood the grader with requests."""
     lines = len(script.lines) if isinstance(script, ConversationScript) else 0
     return max(200, 10 * lines)
+
+
+def request_caps(script: Script) -> tuple[int, int]:
+    """The largest request body, and the most bytes of requests in all, that a correct REPL
+    could send for this case (its budget, a generous 16 bytes a token, every line): the
+    grader's memory stays bounded whatever a submission sends."""
+    each = max(MIN_REQUEST_CAP, script.case.budget * 16)
+    lines = len(script.lines) if isinstance(script, ConversationScript) else 0
+    return each, each * (lines + 10)
+
+
+def too_large(size: int, cap: int) -> MockResponse:
+    return api_error(
+        413,
+        f"Request body too large: {size:,} bytes; at most {cap:,} bytes for this case.",
+        "invalid_request_error",
+        "request_too_large",
+    )
+
+
+def api_error(status: int, message: str, kind: str, code: str | None) -> MockResponse:
+    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    return MockResponse(
+        status, {"content-type": "application/json"}, json.dumps(body).encode(), None
+    )
+
+
+def megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):,.0f} MB"
 
 
 def record_result(run: CaseRun, script: Script, message: dict[str, Any]) -> None:
