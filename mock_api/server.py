@@ -156,6 +156,7 @@ class MockServer:
             keepalive_timeout=limits.idle_timeout,
             max_line_size=limits.max_header_bytes,
             max_field_size=limits.max_header_bytes,
+            lingering_time=limits.lingering_time,
             access_log=None,
         )
         runner = web.ServerRunner(server, shutdown_timeout=limits.shutdown_grace)
