@@ -533,6 +533,39 @@ def test_default_replies_and_any_key(monkeypatch: pytest.MonkeyPatch) -> None:
     assert code == 0, stderr
 
 
+def post_without_key(url: str, body: dict[str, Any]) -> tuple[int, bytes]:
+    found = re.match(r"http://([\d.]+):(\d+)/v1", url)
+    assert found
+    conn = http.client.HTTPConnection(found.group(1), int(found.group(2)), timeout=10)
+    try:
+        conn.request("POST", CHAT, json.dumps(body), {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def test_the_command_requires_authorization_unless_no_auth() -> None:
+    chat = {"model": "gpt-4o", "messages": HELLO}
+    with mock_openai() as served:
+        status, body = post_without_key(served.url, chat)
+        served.stop()
+    assert status == 401
+    assert json.loads(body)["error"]["code"] == "invalid_api_key"
+    with mock_openai(
+        "--no-auth", "--reply", "a b c d e f g h i j", "--stream-delay-ms", "100"
+    ) as served:
+        status, _ = post_without_key(served.url, chat)
+        started = time.monotonic()
+        status_stream, streamed = post_without_key(served.url, {**chat, "stream": True})
+        took = time.monotonic() - started
+        served.stop()
+    assert (status, status_stream) == (200, 200)
+    events = streamed.count(b"data: ")
+    assert events >= 4
+    assert took > 0.1 * (events - 2) * 0.8  # the delay between events is applied
+
+
 def test_busy_port_is_a_clear_error() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
