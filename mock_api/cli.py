@@ -7,6 +7,7 @@ import math
 import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import click
 from click.core import ParameterSource
@@ -238,10 +239,22 @@ def listen_error(host: str, port: int, exc: OSError) -> str:
     return f"cannot listen on {host}:{port}: {reason}"
 
 
+def check_base_url(ctx: click.Context, param: click.Parameter, url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        usable = False
+    if not usable:
+        raise click.BadParameter(f"{url!r}: expected http://HOST[:PORT]/v1 or https://...")
+    return url
+
+
 @main.command("conformance")
 @click.option(
     "--base-url",
     required=True,
+    callback=check_base_url,
     help="The API to probe, e.g. http://127.0.0.1:8808/v1 or https://api.openai.com/v1.",
 )
 @click.option(
@@ -270,9 +283,12 @@ def conformance_command(base_url: str, api_key: str, model: str, timeout: float)
     Exits 0 when every probe matches, 1 otherwise. Each probe is one small request; against
     the real API the two completions cost a few dozen tokens.
     """
-    from mock_api.conformance import run_probes  # httpx loads here only
+    from mock_api.conformance import Unreachable, run_probes  # httpx loads here only
 
-    table, ok = run_probes(base_url, api_key, model, timeout)
+    try:
+        table, ok = run_probes(base_url, api_key, model, timeout)
+    except Unreachable as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(table)
     if not ok:
         raise SystemExit(1)

@@ -27,6 +27,10 @@ DEEP_JSON = b"[" * 100_000 + b"]" * 100_000
 Check = Callable[[Any], str | None]  # the parsed answer -> a problem, or None
 
 
+class Unreachable(Exception):
+    """The endpoint did not answer the first probe: no table would say anything useful."""
+
+
 @dataclass(frozen=True)
 class Probe:
     name: str
@@ -152,7 +156,7 @@ def run_probe(client: httpx.Client, probe: Probe, api_key: str, model: str) -> O
     try:
         response = client.request(probe.method, path.lstrip("/"), content=content, headers=headers)
     except httpx.HTTPError as exc:
-        outcome.problems.append(f"no answer: {exc}")
+        outcome.problems.append(f"no answer: {exc or type(exc).__name__}")
         return outcome
     outcome.status = response.status_code
     answer = parse_answer(response, probe.stream and response.status_code == 200)
@@ -211,7 +215,10 @@ def judge(outcome: Outcome, answer: Any, response: httpx.Response) -> None:
 def run_probes(base_url: str, api_key: str, model: str, timeout: float) -> tuple[str, bool]:
     """Every probe, in order: the table to print, and whether all of them matched."""
     with httpx.Client(base_url=base_url.rstrip("/") + "/", timeout=timeout) as client:
-        outcomes = [run_probe(client, probe, api_key, model) for probe in PROBES]
+        outcomes = [run_probe(client, PROBES[0], api_key, model)]
+        if outcomes[0].status is None:
+            raise Unreachable(f"{base_url}: {outcomes[0].problems[0]}")
+        outcomes += [run_probe(client, probe, api_key, model) for probe in PROBES[1:]]
     return format_table(base_url, outcomes), all(o.ok for o in outcomes)
 
 

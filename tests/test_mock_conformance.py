@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -142,3 +143,22 @@ def test_a_wrong_server_is_caught() -> None:
     assert "1 choices, expected 2" in rows["n=2 choices"]
     assert "status 200, expected 405" in rows["wrong method"]
     assert all(cell != "ok" for cell in rows.values())
+
+
+@pytest.mark.parametrize("url", ["foo", "http://[", "ftp://127.0.0.1/v1", "http:///v1"])
+def test_a_bad_base_url_is_a_usage_error(url: str) -> None:
+    result = CliRunner().invoke(main, ["conformance", "--base-url", url])
+    assert result.exit_code == 2
+    assert "Invalid value for '--base-url'" in result.output
+
+
+def test_an_endpoint_that_does_not_answer_is_one_clear_error() -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        port = unused.getsockname()[1]
+        result = CliRunner().invoke(
+            main, ["conformance", "--base-url", f"http://127.0.0.1:{port}/v1"]
+        )
+    assert result.exit_code == 1
+    assert f"Error: http://127.0.0.1:{port}/v1: no answer:" in result.output
+    assert "probe" not in result.output  # no table of 26 failures
