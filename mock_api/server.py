@@ -36,38 +36,58 @@ INLINE_BODY_BYTES = 64 * 1024
 
 
 class MockProtocol(RequestHandler):
-    """One connection: aiohttp's handler, plus a header timeout and enveloped HTTP errors."""
+    """One connection: aiohttp's handler, plus our idle and header timeouts and enveloped HTTP
+    errors. The timeouts are ours, not only aiohttp's keep-alive, because older aiohttp versions
+    never time out a connection that has not sent a first request."""
 
-    def __init__(self, *args: Any, header_timeout: float, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, idle_timeout: float, header_timeout: float, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.idle_timeout = idle_timeout
         self.header_timeout = header_timeout
-        self.header_timer: asyncio.TimerHandle | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.awaiting_headers = False  # the timer running is the header timer
         self.busy = False
 
-    def data_received(self, data: bytes) -> None:
-        # Bytes while no request is in progress start the next request's headers: time them.
-        if not self.busy and self.header_timer is None:
-            loop = asyncio.get_running_loop()
-            self.header_timer = loop.call_later(self.header_timeout, self.headers_expired)
-        super().data_received(data)
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.wait(self.idle_timeout)
 
-    def headers_expired(self) -> None:
-        self.header_timer = None
+    def wait(self, seconds: float, headers: bool = False) -> None:
+        """(Re)arm the one timer: no request in progress when it fires closes the connection."""
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = asyncio.get_running_loop().call_later(seconds, self.expired)
+        self.awaiting_headers = headers
+
+    def expired(self) -> None:
+        self.timer = None
         if not self.busy:
             self.force_close()
 
+    def data_received(self, data: bytes) -> None:
+        # Bytes while no request is in progress start the next request's headers: time them.
+        if not self.busy and not self.awaiting_headers:
+            self.wait(self.header_timeout, headers=True)
+        super().data_received(data)
+
     def request_started(self) -> None:
         self.busy = True
-        if self.header_timer is not None:
-            self.header_timer.cancel()
-            self.header_timer = None
+        self.awaiting_headers = False
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
     def request_finished(self) -> None:
         self.busy = False
+        if self.transport is not None:
+            self.wait(self.idle_timeout)
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        if self.header_timer is not None:
-            self.header_timer.cancel()
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         super().connection_lost(exc)
 
     def handle_error(
@@ -96,16 +116,17 @@ class MockProtocol(RequestHandler):
 class MockWebServer(web.Server):
     """aiohttp's low-level server, making a MockProtocol for each connection."""
 
-    def __init__(self, handler: Any, header_timeout: float, **kwargs: Any) -> None:
+    def __init__(self, handler: Any, limits: ServerLimits, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
-        self.header_timeout = header_timeout
+        self.limits = limits
         self.protocol_kwargs = kwargs
 
     def __call__(self) -> RequestHandler:
         return MockProtocol(
             self,
             loop=asyncio.get_running_loop(),
-            header_timeout=self.header_timeout,
+            idle_timeout=self.limits.idle_timeout,
+            header_timeout=self.limits.header_timeout,
             **self.protocol_kwargs,
         )
 
@@ -152,7 +173,7 @@ class MockServer:
         limits = self.limits
         server = MockWebServer(
             self.handle,
-            header_timeout=limits.header_timeout,
+            limits,
             keepalive_timeout=limits.idle_timeout,
             max_line_size=limits.max_header_bytes,
             max_field_size=limits.max_header_bytes,
