@@ -6,9 +6,11 @@ Every endpoint here is on 127.0.0.1; nothing tries the real API.
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,9 +23,15 @@ from mock_api import ChatCompletionsMock, MockConfig
 from mock_api.cli import main
 from mock_api.conformance import PROBES
 from mock_api.server import MockServer
-from tests.test_mock_server import child_env, mock_openai_command
 
 KEY = "sk-conformance-0123456789"
+COMMAND = [sys.executable, "-m", "mock_api"]  # the same as the mock-openai script
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """This environment without proxies (loopback stays loopback), plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    return {**env, **extra}
 
 
 def run_conformance(base_url: str, key: str = KEY) -> tuple[int, dict[str, str]]:
@@ -54,7 +62,7 @@ def test_the_mock_passes(mock_server: MockServer) -> None:
 
 def test_the_real_command_passes_against_the_real_server() -> None:
     serve = subprocess.Popen(
-        [*mock_openai_command(), "serve", "--port", "0", "--api-key", KEY],
+        [*COMMAND, "serve", "--port", "0", "--api-key", KEY],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -66,7 +74,7 @@ def test_the_real_command_passes_against_the_real_server() -> None:
         found = re.search(r"(http://127\.0\.0\.1:\d+/v1)", first)
         assert found, first
         result = subprocess.run(
-            [*mock_openai_command(), "conformance", "--base-url", found.group(1)],
+            [*COMMAND, "conformance", "--base-url", found.group(1)],
             capture_output=True,
             text=True,
             timeout=120,
