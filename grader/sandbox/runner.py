@@ -117,10 +117,14 @@ class Sandbox:
     is stopped, and started afresh for the next case.
     """
 
-    def __init__(self, limits: Limits | None = None, audit_hook: bool = True) -> None:
-        """``audit_hook=False`` leaves the kernel's fences alone, to test that they hold."""
+    def __init__(
+        self, limits: Limits | None = None, audit_hook: bool = True, namespaces: bool = True
+    ) -> None:
+        """``audit_hook=False`` leaves the kernel's fences alone, to test that they hold;
+        ``namespaces=False`` grades as where none can be made (Docker, macOS), to test that."""
         self.limits = limits or Limits()
         self.audit_hook = audit_hook
+        self.namespaces = namespaces
         self.root = Path(tempfile.mkdtemp(prefix="trimlab-"))
         # The worker seeds it itself as it loads the encodings: it starts sooner that way.
         self.cache = self.root / "tiktoken-cache"
@@ -151,6 +155,7 @@ class Sandbox:
                 package_root(),
                 str(to_worker_r),
                 str(from_worker_w),
+                "namespaces" if self.namespaces else "no-namespaces",
             ],
             pass_fds=(to_worker_r, from_worker_w),
             env=scrubbed_environment(self.cache, home),
