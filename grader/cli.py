@@ -252,6 +252,8 @@ def grade(
     # For an instructor, or where a fence is missing; not at the end of every student's report.
     if fences and (len(reports) > 1 or any("network namespace" not in f for f in fences)):
         click.echo(f"sandbox: {'; '.join(fences)}", err=True)
+    for gap in sorted({gap for s in sandboxes for gap in s.missing_fences}):
+        click.secho(f"sandbox: weaker here: {gap} (see docs/platforms.md)", fg="yellow", err=True)
     if len(reports) > 1:
         passed = sum(r.passed for r in reports)
         click.echo(f"{passed} of {len(reports)} submissions passed every check", err=True)
