@@ -14,11 +14,13 @@ from typing import Any
 
 from grader.cases.parse import Case
 from grader.cases.textgen import SPECIAL, generate_text
+from grader.i18n import N_
 from mock_api.core import MockConfig
 from mock_api.replies import FixedReplies, ReplyPolicy, TokenReplies
 from mock_api.tokens import count_request_tokens
 
 Message = dict[str, Any]
+SPECIAL_KIND = N_("text containing <|endoftext|>")
 
 
 @dataclass(frozen=True)
@@ -120,16 +122,16 @@ def function_script(case: Case, seed: int) -> FunctionScript:
 
     budget = case.budget
     trim_samples: list[TrimSample] = []
-    kinds = [
-        "random history",
-        "history exactly at the budget",
-        "many short messages",
-        "long messages",
-        "several system and developer messages",
-        "Korean and emoji text",
-        f"text containing {SPECIAL}",
-        "newest message alone too large (ValueError)",
-        "only the system message and one line",
+    kinds = [  # marked for the catalog: a report names the kind of the history it shows
+        N_("random history"),
+        N_("history exactly at the budget"),
+        N_("many short messages"),
+        N_("long messages"),
+        N_("several system and developer messages"),
+        N_("Korean and emoji text"),
+        SPECIAL_KIND,
+        N_("newest message alone too large (ValueError)"),
+        N_("only the system message and one line"),
     ]
     for i in range(max(case.histories, len(kinds))):
         kind = kinds[i % len(kinds)]
@@ -177,7 +179,7 @@ def trim_sample(kind: str, rng: random.Random, text: Any, budget: int, model: st
             1,
             (scale, scale * 5),
         )
-    elif kind == f"text containing {SPECIAL}":
+    elif kind == SPECIAL_KIND:
         messages = conversation(
             rng, lambda n: text(n, "mixed"), rng.randint(10, 40), 1, (scale, scale * 5)
         )

@@ -193,9 +193,10 @@ def diagnose(
                     "{tokens:,} tokens, over the budget of {budget:,}."
                 ).format(count=len(source), tokens=tokens, budget=budget),
                 _(
-                    "Trim before every request: count the whole list, and drop the oldest "
-                    "non-system messages until it fits."
-                ),
+                    "Count the whole list, and drop the oldest non-system messages until it fits "
+                    "the budget it was given (max_input_tokens, here {budget:,}), not a budget "
+                    "of its own."
+                ).format(budget=budget),
                 expected,
                 actual,
             )

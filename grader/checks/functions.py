@@ -301,7 +301,7 @@ def trim_function(script: Any, run: CaseRun) -> str:
             total=total,
             seed=script.case.seed,
             number=index + 1,
-            kind=sample.label,
+            kind=_(sample.label),
             count=len(sample.messages),
             budget=sample.budget,
             rationale=finding.rationale,
