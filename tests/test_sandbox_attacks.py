@@ -425,6 +425,24 @@ def test_a_child_that_reads_no_replies_cannot_hold_the_grader(
 ) -> None:
     started = time.monotonic()
     report = grader.grade(attack(tmp_path, "unread_replies"))
-    assert time.monotonic() - started < 10  # 3 s for the chat case, a few for the stop
+    assert time.monotonic() - started < 7  # 3 s for the chat case, a few for the stop; 8 s asleep
     failure(report, "chat", "repl_exits")
     assert_functions_pass(report)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="breach (machine memory): the memory limit is an address-space limit, which memfd, "
+    "tmpfs and pipe pages escape; a child holds more than its limit in nameless files (with "
+    "the default limits, 20,000 descriptors of 1 MB each: some 20 GB per case)",
+)
+def test_memory_held_outside_the_address_space_is_limited_too(
+    grader: Grader,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    limit = LIMITS.memory_mb
+    goal = (limit + 44) * 1024 * 1024
+    report = grade_chat(grader, attack(tmp_path, "memfd_hoard", GOAL=goal))
+    message = failure(report, "chat", "repl_exits")
+    held = int(message.split("HELD ")[1].split()[0]) if "HELD " in message else 0
+    assert held < limit, message
