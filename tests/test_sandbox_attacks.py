@@ -123,20 +123,10 @@ def assert_link_refused(report: SubmissionReport, name: str) -> None:
     assert name in text and ("symbolic link" in text or "symlink" in text), text[:2000]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breach: a chat_repl.py that is a symbolic link to solution/chat_repl.py is followed "
-    "and copied: full marks with no code of one's own",
-)
 def test_a_symlink_to_the_reference_is_refused(grader: Grader, tmp_path: Path) -> None:  # noqa: F811
     assert_link_refused(grader.grade(symlinked(tmp_path, REFERENCE)), "chat_repl.py")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breach: a chat_repl.py that is a symbolic link to any file the grader can read is "
-    "followed, and that file's folder is copied and run; its text shows in the student's report",
-)
 def test_a_symlink_to_a_file_outside_is_refused(grader: Grader, tmp_path: Path) -> None:  # noqa: F811
     """Any .py file of the grader's machine: here one whose first line is not Python, so that
     the load error quotes it."""
@@ -148,21 +138,11 @@ def test_a_symlink_to_a_file_outside_is_refused(grader: Grader, tmp_path: Path) 
     assert_link_refused(report, "chat_repl.py")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: a symlinked helper file is skipped silently (the import of it then fails) "
-    "instead of a result that names it",
-)
 def test_a_symlinked_helper_is_refused_by_name(grader: Grader, tmp_path: Path) -> None:  # noqa: F811
     report = grader.grade(symlinked(tmp_path, HOSTILE / "_base.py", name="_base.py"))
     assert_link_refused(report, "_base.py")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: a chat_repl.py over the copy cap is not copied; the report says "
-    "FileNotFoundError about a file that exists",
-)
 def test_an_oversize_submission_names_the_cap(grader: Grader, tmp_path: Path) -> None:  # noqa: F811
     folder = submission(tmp_path / "big", "honest")
     padding = "# " + "x" * 98 + "\n"
@@ -357,17 +337,32 @@ print(json.dumps({
 ADDRESS_SPACE_GUARD = 3 << 30  # the grader in the child may not take the machine down
 
 
+BOMB_CASE = """
+id = "long"
+description = "A long chat: the more lines, the more bytes of requests a REPL may send"
+points = 1
+budget = 300
+system = "You are a helpful assistant."
+timeout = 30  # the flood limit ends it: all it may send, whatever the load
+[replies]
+tokens = 5
+[[lines]]
+text = "hello"
+repeat = 70
+"""
+
+
 @pytest.mark.xfail(
     strict=True,
-    reason="breach: the mock's journal keeps every request body, parsed: 12 MB bodies of "
-    "empty objects take the grader's own memory past 1 GB within a 6 s case",
+    reason="breach: request bodies under the per-request cap are parsed and kept whole in the "
+    "journal until the report: a case of 70 lines admits 80 MB of them, some 1.4 GB as Python "
+    "objects (the built-in cases admit 120 MB in all: about 2 GB)",
 )
 def test_request_bodies_cannot_push_the_grader_past_1_gb(tmp_path: Path) -> None:
     """The grader runs in a child process here, so that its peak is its own."""
     cases_dir = tmp_path / "cases"
     cases_dir.mkdir()
-    chat = (HOSTILE / "cases" / "02_chat.toml").read_text()
-    (cases_dir / "chat.toml").write_text(chat.replace("timeout = 3", "timeout = 6"))
+    (cases_dir / "long.toml").write_text(BOMB_CASE)
     folder = submission(tmp_path, "journal_bomb")
 
     def guard() -> None:
@@ -387,11 +382,6 @@ def test_request_bodies_cannot_push_the_grader_past_1_gb(tmp_path: Path) -> None
     assert result["peak_mb"] < 1024, f"the grader's peak: {result['peak_mb']:.0f} MB"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: a request body nested 100,000 deep raises RecursionError in the grader's "
-    "mock; the case beside it fails too ('the grader failed during the case')",
-)
 def test_a_deep_request_fails_no_sibling_case(grader: Grader, tmp_path: Path) -> None:  # noqa: F811
     worker = grader.worker()
     report = grader.grade(attack(tmp_path, "deep_request"))
@@ -417,15 +407,23 @@ def test_a_deep_line_in_the_pipe_fails_no_sibling_case(grader: Grader, tmp_path:
     strict=True,
     reason="breach (time): a child that sends requests and reads no reply blocks the worker's "
     "write to it, then the grader's write to the worker: no time limit is enforced until the "
-    "child ends by itself (a 3 s case lasts as long as its sleep), and the case beside it stalls",
+    "child ends by itself (a 1 s case lasts as long as its sleep), and the case beside it stalls",
 )
 def test_a_child_that_reads_no_replies_cannot_hold_the_grader(
     grader: Grader,  # noqa: F811
     tmp_path: Path,
 ) -> None:
+    cases_dir = tmp_path / "cases"
+    shutil.copytree(HOSTILE / "cases", cases_dir)
+    chat = cases_dir / "02_chat.toml"
+    chat.write_text(chat.read_text().replace("timeout = 3", "timeout = 1"))
+    own_cases = load_cases(cases_dir)
     started = time.monotonic()
-    report = grader.grade(attack(tmp_path, "unread_replies"))
-    assert time.monotonic() - started < 7  # 3 s for the chat case, a few for the stop; 8 s asleep
+    report = grade_submission(
+        attack(tmp_path, "unread_replies"), own_cases, make_scripts(own_cases),
+        sandbox=grader.sandbox,
+    )  # fmt: skip
+    assert time.monotonic() - started < 5  # 1 s for the chat case, 1 s for its stack; 6 asleep
     failure(report, "chat", "repl_exits")
     assert_functions_pass(report)
 

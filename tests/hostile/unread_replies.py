@@ -13,7 +13,7 @@ from _base import count_tokens as honest_count
 from _base import repl, trim_history  # noqa: F401
 
 REQUESTS = 190  # under the flood limit (200)
-SLEEP = 8
+SLEEP = 6
 
 
 def count_tokens(messages: list, model: str = "gpt-5.4") -> int:
