@@ -1,5 +1,6 @@
 """Tries to read what is not its own: paths the test names (a marker under /tmp, a --cases
-folder's TOML, the grader's /proc entries, other cases' folders), the same through the root's
+folder's TOML, the grader's /proc entries, other cases' folders, the staged copies of other
+submissions), the same through the root's
 aliases and through symbolic and hard links made in its own copy, and whatever a bounded walk
 of its view finds outside the allow-list; all of it after undoing the audit hook. Everything it
 reads it prints after LEAK, with its open descriptors; then it fails.
@@ -96,6 +97,7 @@ def main(system_prompt: str = "", model: str = "gpt-5.4", max_input_tokens: int 
     nearby = range(max(number - 3, 1), number + 4)
     paths += [os.path.join(sandbox, f"case-{n}", name) for n in nearby
               for name in ("stdin.txt", "output.txt", "work/chat_repl.py")]  # fmt: skip
+    paths += [os.path.join(sandbox, f"submission-{n}", "chat_repl.py") for n in nearby]
     paths += [os.path.join(sandbox, "worker.log"), os.path.join(root, "solution", "chat_repl.py")]
     paths = [p for p in paths if not p.startswith(own_case + "/")]
     for path in paths:
