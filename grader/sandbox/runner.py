@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -27,7 +26,8 @@ from grader.cases.script import ConversationScript, FunctionScript, Script
 from grader.run import CaseRun, Outcome, load_error, split_turns
 from grader.sandbox.protocol import CHILD_OPS, Channel, ProtocolError, check_child_message
 from grader.submission import Submission, SubmissionError, copy_staged, stage
-from mock_api.core import ChatCompletionsMock, MockRequest, MockResponse
+from mock_api import errors
+from mock_api.core import ChatCompletionsMock, MockRequest, MockResponse, json_response
 
 DUMMY_KEY = "sk-trimlab-grader-dummy-key"
 # -I: no PYTHON* variables, no user site; the worker imports this very checkout of the grader.
@@ -36,7 +36,6 @@ WORKER_BOOT = (
     "from grader.sandbox.worker import main; sys.exit(main())"
 )
 EXIT_GRACE = 5.0  # seconds for the worker to report a killed child's end
-MIN_REQUEST_CAP = 1024 * 1024  # bytes: any request of a built-in case fits many times over
 STACK_GRACE = 1.0  # seconds for the worker to bring a stuck child's stack
 # Exit codes of the worker's child (sandbox/worker.py): the harness's, not the student's.
 EXIT_INTERNAL, EXIT_CHANNEL_LOST = 70, 75
@@ -118,10 +117,14 @@ class Sandbox:
     is stopped, and started afresh for the next case.
     """
 
-    def __init__(self, limits: Limits | None = None, audit_hook: bool = True) -> None:
-        """``audit_hook=False`` leaves the kernel's fences alone, to test that they hold."""
+    def __init__(
+        self, limits: Limits | None = None, audit_hook: bool = True, namespaces: bool = True
+    ) -> None:
+        """``audit_hook=False`` leaves the kernel's fences alone, to test that they hold;
+        ``namespaces=False`` grades as where none can be made (Docker, macOS), to test that."""
         self.limits = limits or Limits()
         self.audit_hook = audit_hook
+        self.namespaces = namespaces
         self.root = Path(tempfile.mkdtemp(prefix="trimlab-"))
         # The worker seeds it itself as it loads the encodings: it starts sooner that way.
         self.cache = self.root / "tiktoken-cache"
@@ -152,6 +155,7 @@ class Sandbox:
                 package_root(),
                 str(to_worker_r),
                 str(from_worker_w),
+                "namespaces" if self.namespaces else "no-namespaces",
             ],
             pass_fds=(to_worker_r, from_worker_w),
             env=scrubbed_environment(self.cache, home),
@@ -306,18 +310,19 @@ class Sandbox:
             flight.requests += 1
             size = len(message["body"]) * 3 // 4  # base64
             flight.received += size
-            each, total = request_caps(flight.script)
+            total = request_total(flight.script)
             if flight.requests > max_requests(flight.script) or flight.received > total:
                 kill_group(flight.child)
                 lines = len(flight.script.lines)
+                what = (
+                    f"more than {max_requests(flight.script)} requests"
+                    if flight.requests > max_requests(flight.script)
+                    else f"more than {megabytes(total)} of requests, more than any correct REPL"
+                )
                 run.outcome = Outcome(
-                    "flood",
-                    f"sent more than {max_requests(flight.script)} requests or {megabytes(total)}"
-                    f" of requests for {lines} input lines; the case was stopped",
+                    "flood", f"sent {what} for {lines} input lines; the case was stopped"
                 )
                 flight.deadline = time.monotonic() + EXIT_GRACE
-            elif size > each:  # answered as the API answers it, and never parsed nor kept
-                self._reply(flight, too_large(size, each))
             else:
                 self._answer(flight, message)
         elif op == "result":
@@ -413,9 +418,8 @@ class Sandbox:
             request = MockRequest("POST", "/v1/chat/completions", {}, b"")
         try:
             _, response = flight.mock.exchange(request)
-        except Exception as exc:  # the mock's own failure costs this request, no other case
-            response = api_error(500, f"The server had an error ({type(exc).__name__}).",
-                                 "server_error", None)  # fmt: skip
+        except Exception:  # the mock's own failure costs this request, no other case
+            response = json_response(500, errors.server_error().envelope())
         self._reply(flight, response)
 
     def _reply(self, flight: Flight, response: MockResponse) -> None:
@@ -462,29 +466,12 @@ def max_requests(script: Script) -> int:
     return max(200, 10 * lines)
 
 
-def request_caps(script: Script) -> tuple[int, int]:
-    """The largest request body, and the most bytes of requests in all, that a correct REPL
-    could send for this case (its budget, a generous 16 bytes a token, every line): the
-    grader's memory stays bounded whatever a submission sends."""
-    each = max(MIN_REQUEST_CAP, script.case.budget * 16)
-    lines = len(script.lines) if isinstance(script, ConversationScript) else 0
-    return each, each * (lines + 10)
-
-
-def too_large(size: int, cap: int) -> MockResponse:
-    return api_error(
-        413,
-        f"Request body too large: {size:,} bytes; at most {cap:,} bytes for this case.",
-        "invalid_request_error",
-        "request_too_large",
-    )
-
-
-def api_error(status: int, message: str, kind: str, code: str | None) -> MockResponse:
-    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
-    return MockResponse(
-        status, {"content-type": "application/json"}, json.dumps(body).encode(), None
-    )
+def request_total(script: Script) -> int:
+    """The most bytes of requests in all that a correct REPL could send for this case (each
+    at most the script's ``request_cap``, one per line and a few retries): the grader's memory
+    stays bounded whatever a submission sends."""
+    assert isinstance(script, ConversationScript)
+    return script.request_cap * (len(script.lines) + 10)
 
 
 def megabytes(size: int) -> str:
