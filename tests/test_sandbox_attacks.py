@@ -153,11 +153,6 @@ def test_an_oversize_submission_names_the_cap(grader: Grader, tmp_path: Path) ->
     assert "chat_repl.py" in text and "MB" in text, text[:2000]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breach: the worker's memory holds mock_api.core; through frames and function "
-    "globals, count_tokens is the grader's own count_request_tokens, and its check passes",
-)
 def test_the_graders_own_counter_is_out_of_reach(grader: Grader, tmp_path: Path) -> None:  # noqa: F811
     report = grader.grade(attack(tmp_path, "grader_counter"))
     assert "GRADER COUNTER" not in everything(report)
