@@ -262,7 +262,7 @@ def test_usage_errors_are_clear_and_quick(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     for args, says in (
         (["class", "--format", "gradescope"], "takes exactly one submission, not 2"),
-        (["empty"], "no submissions found"),
+        (["empty"], "no chat_repl.py here, and no submission folders"),
         (["missing"], "missing: no such file or directory"),
         (["class", "--output", "nowhere/report.json"], "nowhere: no such directory"),
         (["class", "--summary", "nowhere/summary.csv"], "nowhere: no such directory"),
