@@ -19,7 +19,7 @@ import gzip
 import hashlib
 import os
 import sys
-import tempfile
+import uuid
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -175,13 +175,15 @@ def cache_file(name: str, directory: Path) -> Path:
     data = bundled_bytes(name)
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f"{target.name}.", suffix=".tmp", dir=directory)
+        # Not mkstemp: its files are private (0600), and a cache other users are pointed at
+        # (an admin's) must be readable; open() honours the umask, as tiktoken's own writes do.
+        tmp = target.with_name(f"{target.name}.{uuid.uuid4().hex}.tmp")
         try:
-            with os.fdopen(fd, "wb") as out:
+            with open(tmp, "xb") as out:
                 out.write(data)
             os.replace(tmp, target)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
     except OSError as exc:
         reason = exc.strerror or str(exc)

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import tiktoken_ext.openai_public
+from conftest import OtherUser
 
 from mock_api import offline
 from mock_api.offline import (
@@ -338,3 +339,80 @@ def test_concurrent_seeding_is_safe(tmp_path: Path) -> None:
     for bundled in BUNDLED_ENCODINGS.values():
         data = (tmp_path / cache_file_name(bundled.url)).read_bytes()
         assert hashlib.sha256(data).hexdigest() == bundled.sha256
+
+
+# --- Another user of the same install (the tests run as root: as `nobody`) ---------------------
+
+
+def snapshot(directory: Path) -> dict[str, tuple[int, int, bytes]]:
+    """Every file's inode, modification time and content: any rewrite shows."""
+    return {
+        p.name: (p.stat().st_ino, p.stat().st_mtime_ns, p.read_bytes())
+        for p in sorted(directory.iterdir())
+    }
+
+
+def run_as(user: OtherUser, env: dict[str, str], cwd: Path) -> dict[str, Any]:
+    result = user.run([sys.executable, "-c", CHILD, "prepare"], env, cwd)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    out = json.loads(result.stdout)
+    assert out["counts"] == expected_counts()
+    return out
+
+
+def test_another_user_reads_roots_valid_cache_and_writes_nothing(other_user: OtherUser) -> None:
+    roots = other_user.scratch / "roots-cache"
+    seed_tiktoken_cache(roots)
+    before = snapshot(roots)
+    home = other_user.make_home()
+    env = {"TIKTOKEN_CACHE_DIR": str(roots), "HOME": str(home), "TMPDIR": str(home)}
+    out = run_as(other_user, env, home)
+    assert out["prepared"] == str(roots)  # tiktoken read the files: none was built in memory
+    assert snapshot(roots) == before
+    assert files_under(home) == []
+
+
+def test_another_user_ignores_a_corrupt_file_it_cannot_replace(other_user: OtherUser) -> None:
+    roots = other_user.scratch / "roots-cache"
+    seed_tiktoken_cache(roots)
+    (roots / cache_file_name(BUNDLED_ENCODINGS["o200k_base"].url)).write_bytes(b"half a download")
+    before = snapshot(roots)
+    home = other_user.make_home()
+    env = {"TIKTOKEN_CACHE_DIR": str(roots), "HOME": str(home), "TMPDIR": str(home)}
+    out = run_as(other_user, env, home)
+    assert out["prepared"] is None  # o200k_base was built in memory from the bundled data
+    assert snapshot(roots) == before
+    assert files_under(home) == []
+
+
+def test_another_user_never_touches_tiktokens_shared_default(other_user: OtherUser) -> None:
+    """The reported crash: root had left tiktoken's one cache for everybody, $TMPDIR/
+    data-gym-cache, which the next user cannot write to. Theirs is in their own home."""
+    shared_tmp = other_user.scratch / "tmp"
+    shared_tmp.mkdir()
+    shared_tmp.chmod(0o1777)
+    roots = shared_tmp / "data-gym-cache"
+    seed_tiktoken_cache(roots)
+    (roots / cache_file_name(BUNDLED_ENCODINGS["cl100k_base"].url)).unlink()  # half of it
+    before = snapshot(roots)
+    home = other_user.make_home()
+    out = run_as(other_user, {"HOME": str(home), "TMPDIR": str(shared_tmp)}, home)
+    own = home / ".cache" / "trimlab" / "tiktoken"
+    assert out["prepared"] == out["cache"] == str(own)
+    assert files_under(own) == sorted(cache_file_name(b.url) for b in BUNDLED_ENCODINGS.values())
+    assert all(p.stat().st_uid == other_user.uid for p in own.iterdir())
+    assert snapshot(roots) == before
+    assert files_under(shared_tmp) == sorted(
+        ["data-gym-cache", *(f"data-gym-cache/{n}" for n in before)]
+    )
+
+
+def test_another_user_with_nothing_writable_counts_in_memory(other_user: OtherUser) -> None:
+    """No home (nobody's is /nonexistent) and a temporary directory it cannot write to."""
+    locked = other_user.scratch / "locked"
+    locked.mkdir()
+    out = run_as(other_user, {"HOME": "/nonexistent", "TMPDIR": str(locked)}, locked)
+    assert out["prepared"] is None
+    assert out["cache"] is None  # tiktoken was not pointed at a cache it cannot use
+    assert files_under(locked) == []
