@@ -84,12 +84,12 @@ def plain_count(messages: list[Message], enc: tiktoken.Encoding) -> int:
 
 
 def clear_caches() -> None:
-    chat_repl._plain_message_tokens.cache_clear()
-    chat_repl._short_text_tokens.cache_clear()
+    chat_repl.cached_text_tokens.cache_clear()
 
 
 def encoded_so_far() -> int:
-    return chat_repl._plain_message_tokens.cache_info().misses
+    """Texts encoded so far: roles are encoded once, so after warm-up these are contents."""
+    return chat_repl.cached_text_tokens.cache_info().misses
 
 
 def median_ms(

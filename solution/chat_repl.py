@@ -17,7 +17,6 @@ import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any
 
 import click
@@ -37,11 +36,9 @@ FALLBACK_ENCODING = "o200k_base"  # the encoding of every current model
 
 PINNED_ROLES = ("system", "developer")  # never dropped, never moved
 
-# Per-message counts are cached across turns: the REPL resends the same messages each turn, so
-# after the first turn only the new ones are encoded. The window kept for a budget B holds at
-# most B/4 messages (each costs 3 + at least 1 for its role), so this covers budgets up to ~64k
-# tokens without thrashing; bigger budgets still work, just with more encoding.
-MESSAGE_CACHE_SIZE = 16_384
+# Texts whose counts are remembered across turns: the messages one request can hold, for any
+# budget up to ~64k tokens (each message costs at least 4).
+TEXT_CACHE_SIZE = 16_384
 
 Message = Mapping[str, Any]
 
@@ -75,66 +72,42 @@ def encoding_for(model: str) -> tiktoken.Encoding:
 
 
 def text_tokens(text: str, model: str) -> int:
-    """Tokens of a piece of text. `<|endoftext|>` typed by a user is ordinary text here.
-
-    encode_ordinary is encode(text, disallowed_special=()) without the special-token check.
-    """
+    """Tokens of a piece of text. `<|endoftext|>` typed by a user is ordinary text here
+    (encode_ordinary is encode(text, disallowed_special=()))."""
     return len(encoding_for(model).encode_ordinary(text))
 
 
-@functools.lru_cache(maxsize=256)
-def _short_text_tokens(text: str, model: str) -> int:
-    """Roles and names repeat on every message: count each once."""
+@functools.lru_cache(maxsize=TEXT_CACHE_SIZE)
+def cached_text_tokens(text: str, model: str) -> int:
+    """text_tokens, remembered: the REPL resends the same messages every turn, so after the
+    first turn only the new ones are encoded."""
     return text_tokens(text, model)
 
 
-def _content_texts(content: Any) -> Iterable[str]:
-    """The texts of a message's content: a string, or a list of {"type": "text", ...} parts."""
-    if isinstance(content, str):
-        yield content
-    elif isinstance(content, list):
-        for part in content:
-            if isinstance(part, Mapping) and isinstance(part.get("text"), str):
-                yield part["text"]
-
-
-def _count_message(message: Message, model: str) -> int:
-    """The formula itself, for any message: 3 + every string value (+1 for a name)."""
-    total = TOKENS_PER_MESSAGE
-    for key, value in message.items():
-        if key == "content":
-            total += sum(text_tokens(text, model) for text in _content_texts(value))
-        elif isinstance(value, str):
-            total += text_tokens(value, model)
-        if key == "name":
-            total += TOKENS_PER_NAME
-    return total
-
-
-@functools.lru_cache(maxsize=MESSAGE_CACHE_SIZE)
-def _plain_message_tokens(model: str, role: str, content: str, name: str | None) -> int:
-    """_count_message for the common {"role", "content"[, "name"]} message, cached."""
-    total = TOKENS_PER_MESSAGE + _short_text_tokens(role, model) + text_tokens(content, model)
-    if name is not None:
-        total += TOKENS_PER_NAME + _short_text_tokens(name, model)
-    return total
-
-
-_PLAIN_KEYS = frozenset({"role", "content", "name"})
+def part_texts(content: Any) -> list[str]:
+    """The texts of content given as a list of parts ({"type": "text", "text": ...})."""
+    if not isinstance(content, list):
+        return []
+    texts = [part.get("text") for part in content if isinstance(part, Mapping)]
+    return [text for text in texts if isinstance(text, str)]
 
 
 def message_tokens(message: Message, model: str = DEFAULT_MODEL) -> int:
-    """One message's share of a request's input tokens."""
-    # The common case, a plain dict of strings, comes from the cache. (type() checks, not
-    # isinstance(): this runs for every kept message on every turn, and they are 4x cheaper.)
-    if type(message) is dict and message.keys() <= _PLAIN_KEYS:
-        role, content, name = message.get("role"), message.get("content"), message.get("name")
-        plain_name = type(name) is str or "name" not in message  # "name": None still costs 1
-        if type(role) is str and type(content) is str and plain_name:
-            return _plain_message_tokens(model, role, content, name)
-    if not isinstance(message, Mapping):
-        raise TypeError(f"a message must be a dict, not {type(message).__name__}")
-    return _count_message(message, model)  # list content, tool calls, ...: rare, not cached
+    """One message's share of a request: 3, plus every string value (role and content
+    included), plus 1 for a name."""
+    try:
+        items = message.items()
+    except AttributeError:
+        raise TypeError(f"a message must be a dict, not {type(message).__name__}") from None
+    total = TOKENS_PER_MESSAGE
+    for key, value in items:
+        if isinstance(value, str):
+            total += cached_text_tokens(value, model)
+        elif key == "content":
+            total += sum(cached_text_tokens(text, model) for text in part_texts(value))
+        if key == "name":
+            total += TOKENS_PER_NAME
+    return total
 
 
 def count_tokens(messages: Iterable[Message], model: str = DEFAULT_MODEL) -> int:
@@ -144,38 +117,6 @@ def count_tokens(messages: Iterable[Message], model: str = DEFAULT_MODEL) -> int
 
 # --- Step 2: trimming -------------------------------------------------------------------------
 
-_ROLE = itemgetter("role")
-
-
-def _roles(messages: Sequence[Message]) -> list[Any]:
-    """Every message's role, in one pass at C speed; a clear error for a malformed message."""
-    try:
-        return list(map(_ROLE, messages))
-    except (KeyError, TypeError, IndexError):
-        pass
-    for i, message in enumerate(messages):
-        if not isinstance(message, Mapping):
-            raise TypeError(f"messages[{i}] must be a dict, not {type(message).__name__}")
-        if "role" not in message:
-            raise ValueError(f"messages[{i}] has no 'role'")
-    raise TypeError("messages must be a list of dicts")
-
-
-def _pinned_positions(roles: list[Any]) -> list[int]:
-    """Where the system/developer messages stand. list.index scans in C, fast for 100k roles."""
-    positions = []
-    for pinned_role in PINNED_ROLES:
-        start = 0
-        while start < len(roles):  # each round moves past one match
-            try:
-                start = roles.index(pinned_role, start)
-            except ValueError:
-                break
-            positions.append(start)
-            start += 1
-    positions.sort()
-    return positions
-
 
 def trim_history(
     messages: Sequence[Message],
@@ -184,44 +125,55 @@ def trim_history(
 ) -> list[Message]:
     """The messages to send: all system/developer messages, then the newest others that fit.
 
-    Walks from the newest message back and stops at the first one that does not fit, so the
-    cost depends on how much is kept, not on how long the conversation has grown (apart from
-    one cheap scan of the roles). The argument is not changed; the result holds the same dicts.
-    Raises BudgetError (a ValueError) if the pinned messages and the newest message exceed the
-    budget.
+    Walks from the newest message back and stops at the first one that does not fit, so only
+    the kept messages (and that one) are counted, however long the conversation has grown.
+    The argument is not changed; the result holds the same dicts. Raises BudgetError (a
+    ValueError) if the pinned messages and the newest message exceed the budget.
     """
     if isinstance(max_input_tokens, bool) or not isinstance(max_input_tokens, int):
         raise TypeError(f"max_input_tokens must be an int, not {type(max_input_tokens).__name__}")
     if not isinstance(messages, Sequence) or isinstance(messages, str | bytes):
         raise TypeError(f"messages must be a list of dicts, not {type(messages).__name__}")
 
-    roles = _roles(messages)
-    pinned = _pinned_positions(roles)
-    pinned_tokens = sum(message_tokens(messages[i], model) for i in pinned)
+    try:
+        pinned = [message for message in messages if message["role"] in PINNED_ROLES]
+    except (KeyError, TypeError, IndexError):
+        raise malformed_message_error(messages) from None
+    pinned_tokens = sum(message_tokens(message, model) for message in pinned)
     room = max_input_tokens - REPLY_PRIMING - pinned_tokens  # left for the other messages
 
     # Newest first: keep adding older messages while they fit; `cut` is the oldest one kept.
     cut = len(messages)
-    used = 0
-    newest_cost: int | None = None  # what the newest non-pinned message costs
-    for i in range(len(messages) - 1, -1, -1):
-        if roles[i] in PINNED_ROLES:
+    newest_cost = None  # what the newest non-pinned message costs
+    for i in reversed(range(len(messages))):
+        if messages[i]["role"] in PINNED_ROLES:
             continue  # already counted, and kept wherever it stands
         cost = message_tokens(messages[i], model)
         if newest_cost is None:
             newest_cost = cost
-        if used + cost > room:
+        if cost > room:
             break  # the first message that does not fit ends the kept part: a suffix, no gaps
-        used += cost
+        room -= cost
         cut = i
 
     newest_dropped = newest_cost is not None and cut == len(messages)
     if room < 0 or newest_dropped:
         raise BudgetError(REPLY_PRIMING + pinned_tokens + (newest_cost or 0), max_input_tokens)
 
-    # Pinned messages older than the cut, then everything from the cut on (pinned ones included).
-    older_pinned = [messages[i] for i in pinned if i < cut]
-    return [*older_pinned, *messages[cut:]]
+    kept = list(messages[cut:])
+    # The pinned messages older than the cut: all of them but those among the kept.
+    pinned_older = len(pinned) - sum(message["role"] in PINNED_ROLES for message in kept)
+    return [*pinned[:pinned_older], *kept]
+
+
+def malformed_message_error(messages: Sequence[Any]) -> Exception:
+    """Which message is not a dict with a role, said clearly."""
+    for i, message in enumerate(messages):
+        if not isinstance(message, Mapping):
+            return TypeError(f"messages[{i}] must be a dict, not {type(message).__name__}")
+        if "role" not in message:
+            return ValueError(f"messages[{i}] has no 'role'")
+    return TypeError("messages must be a list of dicts")
 
 
 # --- Step 3: the REPL -------------------------------------------------------------------------

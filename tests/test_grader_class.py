@@ -48,17 +48,17 @@ MUTATIONS: dict[str, tuple[str, str, set[str]]] = {
         {"functions:count_tokens", "functions:trim_function"},  # too small to show in the chat
     ),
     "drops_system": (
-        "return [*older_pinned, *messages[cut:]]",
-        "return list(messages[cut:])",
+        "return [*pinned[:pinned_older], *kept]",
+        "return kept",
         {"functions:trim_function", "chat:system_kept"},
     ),
     "no_trimming": (
-        "    roles = _roles(messages)\n",
-        "    return list(messages)\n",
+        "    # Newest first: keep adding older messages",
+        "    return list(messages)\n    # Newest first: keep adding older messages",
         {"functions:trim_function", "chat:under_budget", "chat:oversize_handled"},
     ),
     "scans_from_oldest": (  # keeps everything from the first message that does not fit
-        "for i in range(len(messages) - 1, -1, -1):",
+        "for i in reversed(range(len(messages))):",
         "for i in range(len(messages)):",
         {"functions:trim_function", "chat:under_budget", "chat:oversize_handled"},
     ),
