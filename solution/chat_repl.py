@@ -142,26 +142,25 @@ def trim_history(
     pinned_tokens = sum(message_tokens(message, model) for message in pinned)
     room = max_input_tokens - REPLY_PRIMING - pinned_tokens  # left for the other messages
 
-    # Newest first: keep adding older messages while they fit; `cut` is the oldest one kept.
-    cut = len(messages)
-    newest_cost = None  # what the newest non-pinned message costs
-    for i in reversed(range(len(messages))):
-        if messages[i]["role"] in PINNED_ROLES:
-            continue  # already counted, and kept wherever it stands
-        cost = message_tokens(messages[i], model)
-        if newest_cost is None:
-            newest_cost = cost
-        if cost > room:
-            break  # the first message that does not fit ends the kept part: a suffix, no gaps
-        room -= cost
-        cut = i
+    # The pinned messages and the newest other message must fit, or nothing can be sent.
+    newest = next((m for m in reversed(messages) if m["role"] not in PINNED_ROLES), None)
+    newest_tokens = 0 if newest is None else message_tokens(newest, model)
+    if newest_tokens > room:
+        raise BudgetError(REPLY_PRIMING + pinned_tokens + newest_tokens, max_input_tokens)
 
-    newest_dropped = newest_cost is not None and cut == len(messages)
-    if room < 0 or newest_dropped:
-        raise BudgetError(REPLY_PRIMING + pinned_tokens + (newest_cost or 0), max_input_tokens)
+    # Newest first: keep older messages while they fit. The first one that does not fit ends
+    # the kept part, so what is sent is a suffix of the conversation, with no gaps.
+    start = len(messages)
+    for message in reversed(messages):
+        if message["role"] not in PINNED_ROLES:
+            tokens = message_tokens(message, model)
+            if tokens > room:
+                break
+            room -= tokens
+        start -= 1
+    kept = list(messages[start:])
 
-    kept = list(messages[cut:])
-    # The pinned messages older than the cut: all of them but those among the kept.
+    # Before it, the pinned messages older than the kept part: all of them but those it holds.
     pinned_older = len(pinned) - sum(message["role"] in PINNED_ROLES for message in kept)
     return [*pinned[:pinned_older], *kept]
 

@@ -53,14 +53,14 @@ MUTATIONS: dict[str, tuple[str, str, set[str]]] = {
         {"functions:trim_function", "chat:system_kept"},
     ),
     "no_trimming": (
-        "    # Newest first: keep adding older messages",
-        "    return list(messages)\n    # Newest first: keep adding older messages",
+        "    # The pinned messages and the newest other",
+        "    return list(messages)\n    # The pinned messages and the newest other",
         {"functions:trim_function", "chat:under_budget", "chat:oversize_handled"},
     ),
-    "scans_from_oldest": (  # keeps everything from the first message that does not fit
-        "for i in reversed(range(len(messages))):",
-        "for i in range(len(messages)):",
-        {"functions:trim_function", "chat:under_budget", "chat:oversize_handled"},
+    "scans_from_oldest": (  # keeps as many newest messages as the oldest ones that fit
+        "for message in reversed(messages):",
+        "for message in messages:",
+        {"functions:trim_function", "chat:under_budget"},  # a too-long line is refused before
     ),
     "forgets_replies": (
         'self.history = [*messages, {"role": "assistant", "content": reply}]',
