@@ -150,19 +150,20 @@ def trim_history(
 
     # Newest first: keep older messages while they fit. The first one that does not fit ends
     # the kept part, so what is sent is a suffix of the conversation, with no gaps.
-    start = len(messages)
+    start = len(messages)  # where the kept part starts
+    pinned_kept = 0  # pinned messages within it (already counted)
     for message in reversed(messages):
-        if message["role"] not in PINNED_ROLES:
+        if message["role"] in PINNED_ROLES:
+            pinned_kept += 1
+        else:
             tokens = message_tokens(message, model)
             if tokens > room:
                 break
             room -= tokens
         start -= 1
-    kept = list(messages[start:])
 
-    # Before it, the pinned messages older than the kept part: all of them but those it holds.
-    pinned_older = len(pinned) - sum(message["role"] in PINNED_ROLES for message in kept)
-    return [*pinned[:pinned_older], *kept]
+    # The pinned messages older than the kept part, then the kept part.
+    return [*pinned[: len(pinned) - pinned_kept], *messages[start:]]
 
 
 def malformed_message_error(messages: Sequence[Any]) -> Exception:

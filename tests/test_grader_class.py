@@ -48,8 +48,8 @@ MUTATIONS: dict[str, tuple[str, str, set[str]]] = {
         {"functions:count_tokens", "functions:trim_function"},  # too small to show in the chat
     ),
     "drops_system": (
-        "return [*pinned[:pinned_older], *kept]",
-        "return kept",
+        "return [*pinned[: len(pinned) - pinned_kept], *messages[start:]]",
+        "return list(messages[start:])",
         {"functions:trim_function", "chat:system_kept"},
     ),
     "no_trimming": (
