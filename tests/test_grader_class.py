@@ -57,10 +57,12 @@ MUTATIONS: dict[str, tuple[str, str, set[str]]] = {
         "    return list(messages)\n    # The pinned messages and the newest other",
         {"functions:trim_function", "chat:under_budget", "chat:oversize_handled"},
     ),
-    "scans_from_oldest": (  # keeps as many newest messages as the oldest ones that fit
+    # keeps as many newest messages as the oldest ones that fit (a too-long line is refused
+    # before the scan, so oversize_handled holds)
+    "scans_from_oldest": (
         "for message in reversed(messages):",
         "for message in messages:",
-        {"functions:trim_function", "chat:under_budget"},  # a too-long line is refused before
+        {"functions:trim_function", "chat:under_budget", "chat:system_kept"},
     ),
     "forgets_replies": (
         'self.history = [*messages, {"role": "assistant", "content": reply}]',
