@@ -15,14 +15,15 @@ from typing import Any
 
 import pytest
 
-from mock_api.offline import seed_tiktoken_cache
+from mock_api.offline import prepare_tiktoken
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session", autouse=True)
-def offline_tiktoken() -> Path:
-    return seed_tiktoken_cache()
+def offline_tiktoken() -> Path | None:
+    """tiktoken works offline in every test: through the user's own cache, or in memory."""
+    return prepare_tiktoken()
 
 
 @pytest.fixture
