@@ -34,9 +34,19 @@ class ConversationScript:
             return FixedReplies(list(self.case.reply_texts))
         return TokenReplies(self.case.reply_tokens or 40)
 
+    @property
+    def request_cap(self) -> int:
+        """The largest request body answered: all a correct REPL could send (16 bytes a token
+        of the budget is generous even for escaped Korean), at least 1 MB."""
+        return max(1024 * 1024, self.case.budget * 16)
+
     def mock_config(self) -> MockConfig:
         # A large window: an over-budget request is answered, and judged by under_budget.
-        return MockConfig(replies=self.reply_policy(), context_window=10_000_000)
+        return MockConfig(
+            replies=self.reply_policy(),
+            context_window=10_000_000,
+            max_body_bytes=self.request_cap,
+        )
 
 
 @dataclass(frozen=True)

@@ -122,8 +122,8 @@ class Fences:
     def missing(self) -> list[str]:
         """What did not hold, in words a student or an instructor can act on."""
         gaps = []
-        if not self.network:
-            gaps.append("no network namespace: network use is refused only by the audit hook")
+        if not self.network and not self.seccomp:
+            gaps.append("no network namespace nor seccomp: only the audit hook refuses the network")
         if not self.view:
             gaps.append(
                 "no file-system view: the submission can read files its user can read"
@@ -171,7 +171,7 @@ def isolate_network() -> str:
     return ""
 
 
-def probe(scratch: Path, view: View | None, program_filter: Any) -> Fences:
+def probe(scratch: Path, view: View | None, program_filter: Any, namespaces: bool) -> Fences:
     """Which per-case fences work here: tried in a throwaway child, the way a case uses them."""
     fences = Fences()
     if LIBC is None or not sys.platform.startswith("linux"):
@@ -183,14 +183,14 @@ def probe(scratch: Path, view: View | None, program_filter: Any) -> Fences:
     if pid == 0:
         code = 0
         try:
-            namespaces = PidNamespaces()
-            code |= 1 if namespaces.works() else 0
-            child = namespaces.fork() if code & 1 else os.fork()
+            pid_namespaces = PidNamespaces()
+            code |= 1 if namespaces and pid_namespaces.works() else 0
+            child = pid_namespaces.fork() if code & 1 else os.fork()
             if child == 0:  # the view wants a PID namespace of its own, for /proc
                 inner = 0
                 try:
                     inner |= 2 if view is not None and enter_view(view, work) else 0
-                    inner |= 4 if drop_capabilities() else 0
+                    inner |= 4 if namespaces and drop_capabilities() else 0
                     inner |= 8 if program_filter is not None and forbid(program_filter) else 0
                     if inner & 8 and os.fork() == 0:  # must fail now
                         os._exit(0)
@@ -399,6 +399,8 @@ def become_nobody(workdir: Path) -> bool:
     if os.geteuid() != 0:
         return False
     try:
+        for parent in (workdir.parent, workdir.parent.parent):  # the case's, the sandbox's
+            os.chmod(parent, 0o711)  # passable to reach the copy, not listable
         for folder, dirs, files in os.walk(workdir):
             for name in [*dirs, *files]:
                 os.lchown(os.path.join(folder, name), NOBODY, NOBODY)
@@ -559,10 +561,19 @@ def disarm() -> None:
 
 
 def hide_grader_modules() -> None:
-    """The grader's own modules leave sys.modules, so that importing them goes through the
-    hook, which refuses: the reference code must not answer for the submission."""
+    """The grader's own modules leave sys.modules (their files are not in the view either),
+    and the grader's token counting leaves the child's memory: a submission that walks the
+    harness's frames to its modules' globals finds no count to pass off as its own."""
+    counting = "mock_api.tokens"
     for name in [m for m in sys.modules if m.partition(".")[0] in GRADER_PACKAGES]:
-        del sys.modules[name]
+        module = sys.modules.pop(name)
+        namespace = getattr(module, "__dict__", {})
+        if name == counting:
+            namespace.clear()
+            continue
+        for key, value in list(namespace.items()):
+            if getattr(value, "__module__", None) == counting:
+                del namespace[key]
 
 
 def install_audit_hook(workdir: Path, hidden: Sequence[Path] = ()) -> None:

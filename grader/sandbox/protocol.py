@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 MAX_LINE = 64 * 1024 * 1024
-MAX_CHILD_LINE = 16 * 1024 * 1024  # a trimmed history or a request body; never more
+MAX_CHILD_LINE = 32 * 1024 * 1024  # a request body (base64) of a 1M-token case; never more
 
 # What the child may say, and how a case's run may end as the child tells it.
 CHILD_OPS = frozenset({"loaded", "read", "result", "request", "done"})

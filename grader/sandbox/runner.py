@@ -25,10 +25,11 @@ from typing import Any
 from grader.cases.script import ConversationScript, FunctionScript, Script
 from grader.run import CaseRun, Outcome, load_error, split_turns
 from grader.sandbox.protocol import CHILD_OPS, Channel, ProtocolError, check_child_message
-from mock_api.core import ChatCompletionsMock, MockRequest
+from grader.submission import Submission, SubmissionError, copy_staged, stage
+from mock_api import errors
+from mock_api.core import ChatCompletionsMock, MockRequest, MockResponse, json_response
 
 DUMMY_KEY = "sk-trimlab-grader-dummy-key"
-COPY_SKIP = {".git", ".venv", "venv", "__pycache__", "node_modules", ".mypy_cache", ".pytest_cache"}
 # -I: no PYTHON* variables, no user site; the worker imports this very checkout of the grader.
 WORKER_BOOT = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
@@ -36,8 +37,6 @@ WORKER_BOOT = (
 )
 EXIT_GRACE = 5.0  # seconds for the worker to report a killed child's end
 STACK_GRACE = 1.0  # seconds for the worker to bring a stuck child's stack
-MAX_COPY_FILE = 2 * 1024 * 1024
-MAX_COPY_TOTAL = 20 * 1024 * 1024
 # Exit codes of the worker's child (sandbox/worker.py): the harness's, not the student's.
 EXIT_INTERNAL, EXIT_CHANNEL_LOST = 70, 75
 
@@ -61,7 +60,8 @@ class Flight:
 
     index: int  # its place in the list of cases, and its number on every message about it
     script: Script
-    file: Path
+    file: Path  # the student's own, for the names in reports
+    staged: Path  # the checked copy, the only one the grader reads
     case_dir: Path
     workdir: Path
     output: Path
@@ -75,6 +75,7 @@ class Flight:
     done: dict[str, Any] | None = None
     exited: dict[str, Any] | None = None
     requests: int = 0
+    received: int = 0  # bytes of request bodies, all told
     marks: list[int] = field(default_factory=list)  # output offsets where each line was read
     ending: str = ""  # "timeout" or "stalled" once its stack was asked for
     killed: bool = False
@@ -89,18 +90,6 @@ class Flight:
 
 class WorkerGone(RuntimeError):
     pass
-
-
-def submission_file(path: Path) -> Path:
-    """A submission is a directory holding chat_repl.py, or that file itself."""
-    path = path.expanduser()
-    if path.is_dir():
-        path = path / "chat_repl.py"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path}: no such file (a submission is a directory holding chat_repl.py)"
-        )
-    return path.resolve()
 
 
 def scrubbed_environment(tiktoken_cache: Path, home: Path) -> dict[str, str]:
@@ -128,10 +117,14 @@ class Sandbox:
     is stopped, and started afresh for the next case.
     """
 
-    def __init__(self, limits: Limits | None = None, audit_hook: bool = True) -> None:
-        """``audit_hook=False`` leaves the kernel's fences alone, to test that they hold."""
+    def __init__(
+        self, limits: Limits | None = None, audit_hook: bool = True, namespaces: bool = True
+    ) -> None:
+        """``audit_hook=False`` leaves the kernel's fences alone, to test that they hold;
+        ``namespaces=False`` grades as where none can be made (Docker, macOS), to test that."""
         self.limits = limits or Limits()
         self.audit_hook = audit_hook
+        self.namespaces = namespaces
         self.root = Path(tempfile.mkdtemp(prefix="trimlab-"))
         # The worker seeds it itself as it loads the encodings: it starts sooner that way.
         self.cache = self.root / "tiktoken-cache"
@@ -140,6 +133,7 @@ class Sandbox:
         self.fence = ""
         self.missing_fences: list[str] = []
         self.cases_run = 0
+        self.staged = 0
         self.ready = False
         self.closed = False
         self.start_failure = ""
@@ -161,6 +155,7 @@ class Sandbox:
                 package_root(),
                 str(to_worker_r),
                 str(from_worker_w),
+                "namespaces" if self.namespaces else "no-namespaces",
             ],
             pass_fds=(to_worker_r, from_worker_w),
             env=scrubbed_environment(self.cache, home),
@@ -191,16 +186,26 @@ class Sandbox:
         except OSError:
             return ""
 
-    def run(self, script: Script, submission: Path) -> CaseRun:
-        """Run one case of ``submission`` (a chat_repl.py, see ``submission_file``)."""
+    def run(self, script: Script, submission: Path | Submission) -> CaseRun:
+        """Run one case of ``submission`` (a folder or its .py file, or one staged already)."""
         return self.run_cases([script], submission)[0]
 
-    def run_cases(self, scripts: Sequence[Script], submission: Path) -> list[CaseRun]:
+    def stage(self, path: Path) -> Submission:
+        """The submission checked and copied into the sandbox; SubmissionError if refused."""
+        self.staged += 1
+        return stage(path, self.root / f"submission-{self.staged}")
+
+    def run_cases(self, scripts: Sequence[Script], submission: Path | Submission) -> list[CaseRun]:
         """Every case of ``submission``, up to ``limits.lanes`` at once, in fresh children.
 
         Nothing a submission does raises out of here: a worker that dies, hangs or is lied to
         is stopped, its cases in flight fail with the reason, and the rest run on a new one.
         """
+        if not isinstance(submission, Submission):
+            try:
+                submission = self.stage(submission)
+            except SubmissionError as exc:
+                return [refused(script, str(exc)) for script in scripts]
         runs: list[CaseRun | None] = [None] * len(scripts)
         waiting = list(enumerate(scripts))
         flights: dict[int, Flight] = {}
@@ -244,17 +249,18 @@ class Sandbox:
             return False
         return True
 
-    def _launch(self, index: int, script: Script, file: Path) -> Flight:
+    def _launch(self, index: int, script: Script, submission: Submission) -> Flight:
         self.cases_run += 1
         case_dir = self.root / f"case-{self.cases_run}"
-        workdir, output = prepare(file, case_dir)
+        workdir, output = prepare(submission, case_dir)
+        file = submission.original / submission.file
         mock = (
             ChatCompletionsMock(script.mock_config())
             if isinstance(script, ConversationScript)
             else None
         )
         stall = script.case.stall or self.limits.stall_seconds
-        flight = Flight(index, script, file, case_dir, workdir, output, mock,
+        flight = Flight(index, script, file, submission.staged, case_dir, workdir, output, mock,
                         CaseRun(script, Outcome("vanished")),
                         deadline=time.monotonic() + script.case.timeout, stall=stall)  # fmt: skip
         assert self.channel is not None
@@ -302,12 +308,19 @@ class Sandbox:
             self._kill(flight)
         elif op == "request" and flight.mock is not None:
             flight.requests += 1
-            if flight.requests > max_requests(flight.script):
+            size = len(message["body"]) * 3 // 4  # base64
+            flight.received += size
+            total = request_total(flight.script)
+            if flight.requests > max_requests(flight.script) or flight.received > total:
                 kill_group(flight.child)
+                lines = len(flight.script.lines)
+                what = (
+                    f"more than {max_requests(flight.script)} requests"
+                    if flight.requests > max_requests(flight.script)
+                    else f"more than {megabytes(total)} of requests, more than any correct REPL"
+                )
                 run.outcome = Outcome(
-                    "flood",
-                    f"sent more than {max_requests(flight.script)} requests for "
-                    f"{len(flight.script.lines)} input lines; the case was stopped",
+                    "flood", f"sent {what} for {lines} input lines; the case was stopped"
                 )
                 flight.deadline = time.monotonic() + EXIT_GRACE
             else:
@@ -403,7 +416,14 @@ class Sandbox:
             )
         except (ValueError, TypeError):
             request = MockRequest("POST", "/v1/chat/completions", {}, b"")
-        _, response = flight.mock.exchange(request)
+        try:
+            _, response = flight.mock.exchange(request)
+        except Exception:  # the mock's own failure costs this request, no other case
+            response = json_response(500, errors.server_error().envelope())
+        self._reply(flight, response)
+
+    def _reply(self, flight: Flight, response: MockResponse) -> None:
+        assert self.channel is not None
         self.channel.send(
             {
                 "op": "response",
@@ -446,6 +466,18 @@ def max_requests(script: Script) -> int:
     return max(200, 10 * lines)
 
 
+def request_total(script: Script) -> int:
+    """The most bytes of requests in all that a correct REPL could send for this case (each
+    at most the script's ``request_cap``, one per line and a few retries): the grader's memory
+    stays bounded whatever a submission sends."""
+    assert isinstance(script, ConversationScript)
+    return script.request_cap * (len(script.lines) + 10)
+
+
+def megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):,.0f} MB"
+
+
 def record_result(run: CaseRun, script: Script, message: dict[str, Any]) -> None:
     """A function's result, if it is one of the samples the case asked for."""
     if not isinstance(script, FunctionScript):
@@ -456,12 +488,18 @@ def record_result(run: CaseRun, script: Script, message: dict[str, Any]) -> None
         run.results[fn][index] = message
 
 
-def prepare(file: Path, case_dir: Path) -> tuple[Path, Path]:
+def prepare(submission: Submission, case_dir: Path) -> tuple[Path, Path]:
     """A fresh copy of the submission to run in, and the file its output goes to (outside
     the copy: the child holds it open, and sees no path to it)."""
     workdir = case_dir / "work"
-    copy_submission(file.parent, workdir)
+    case_dir.mkdir()
+    copy_staged(submission, workdir)
     return workdir, case_dir / "output.txt"
+
+
+def refused(script: Script, reason: str) -> CaseRun:
+    """A case not run, because the submission itself was refused."""
+    return CaseRun(script, Outcome("refused", reason), load_error=reason)
 
 
 def explain_limits(run: CaseRun, output: Path, limits: Limits) -> None:
@@ -566,29 +604,6 @@ def read_capped(path: Path, limit: int) -> bytes:
         return b""
 
 
-def copy_submission(source: Path, target: Path) -> None:
-    """Small files only, no virtual environments or caches: what a submission is made of."""
-    total = 0
-    target.mkdir(parents=True, exist_ok=True)
-    for folder, dirs, files in os.walk(source):
-        dirs[:] = [d for d in dirs if d not in COPY_SKIP and not d.startswith(".")]
-        relative = Path(folder).relative_to(source)
-        for name in files:
-            path = Path(folder) / name
-            try:
-                size = path.stat().st_size
-            except OSError:
-                continue
-            if path.is_symlink() or size > MAX_COPY_FILE or total + size > MAX_COPY_TOTAL:
-                continue
-            (target / relative).mkdir(parents=True, exist_ok=True)
-            try:
-                shutil.copyfile(path, target / relative / name)
-            except OSError:
-                continue  # unreadable: as if it were not there
-            total += size
-
-
 def package_root() -> str:
     """Where grader and mock_api live, so the worker imports this very code."""
     return str(Path(__file__).resolve().parents[2])
@@ -616,7 +631,6 @@ def student_stack(dump: str, flight: Flight) -> str:
     them, never the scratch copy)."""
     frame = re.compile(r'^\s*File "(.+)", line (\d+) in (.+)$')
     workdir = str(flight.workdir)
-    original = flight.file.parent
     threads: list[list[str]] = []
     for raw in dump.splitlines():
         if raw.startswith(("Thread ", "Current thread ", "Stack ")):
@@ -628,9 +642,9 @@ def student_stack(dump: str, flight: Flight) -> str:
         path, number, function = match.group(1), int(match.group(2)), match.group(3)
         if not (path == workdir or path.startswith(workdir + "/")):
             continue
-        source = original / os.path.relpath(path, workdir)
-        code = source_line(source, number, original)
-        shown = f"{source.relative_to(original)}, line {number}, in {function}"
+        relative = os.path.relpath(path, workdir)
+        code = source_line(flight.staged / relative, number, flight.staged)
+        shown = f"{relative}, line {number}, in {function}"
         threads[-1].append(shown + (f"\n    {code}" if code else ""))
     frames = next((t for t in threads if t), [])
     return "\n".join(reversed(frames))

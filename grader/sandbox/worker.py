@@ -10,7 +10,8 @@ The child never holds the grader's pipes: whatever it writes reaches the worker,
 the case at the first line that is not a message of the protocol. Only the worker tells the
 grader that a case started, broke the protocol or ended.
 
-Started by ``grader.sandbox.runner.Sandbox`` with the two pipe ends as ``sys.argv[2:4]``.
+Started by ``grader.sandbox.runner.Sandbox`` with the package root, the two pipe ends and
+"namespaces" or "no-namespaces" as ``sys.argv[1:5]``.
 """
 
 from __future__ import annotations
@@ -116,11 +117,12 @@ def preload() -> dict[str, str]:
 def main() -> int:
     channel = Channel(int(sys.argv[2]), int(sys.argv[3]))
     versions = preload()
-    network = guard.isolate_network()
+    namespaces = sys.argv[4] == "namespaces"
+    network = guard.isolate_network() if namespaces else ""
     view = guard.plan_view([Path(os.environ.get("TIKTOKEN_CACHE_DIR", "/nonexistent"))])
     rules = guard.program_filter()
     with tempfile.TemporaryDirectory(prefix="probe-", dir=os.getcwd()) as scratch:
-        fences = guard.probe(Path(scratch), view, rules)
+        fences = guard.probe(Path(scratch), view if namespaces else None, rules, namespaces)
     fences.network = network
     fences.unprivileged_user = not fences.view and os.geteuid() == 0
     context = Context(
