@@ -3,10 +3,14 @@ access to the install, and the REPL's --mock uses no port that two users could b
 
 from __future__ import annotations
 
+import os
+import select
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 from conftest import OtherUser
@@ -89,3 +93,39 @@ def test_another_user_grades_the_solution_and_their_own_exercise_copy(
     own_cache = home / ".cache" / "trimlab" / "tiktoken"
     assert sorted(p.name for p in home.iterdir()) == [".cache", "exercise"]  # temp files gone
     assert len(list(own_cache.iterdir())) == 2
+
+
+def test_another_user_serves_the_mock_with_nothing_writable(other_user: OtherUser) -> None:
+    """No cache can be written: the mock still counts (in memory), and prints no
+    TIKTOKEN_CACHE_DIR to export, since there is none."""
+    locked = other_user.scratch / "locked"
+    locked.mkdir()
+    process = subprocess.Popen(
+        [str(BIN / "mock-openai"), "serve", "--port", "0"],
+        env={"PATH": os.defpath, "HOME": "/nonexistent", "TMPDIR": str(locked)},
+        cwd=locked,
+        user=other_user.uid,
+        group=other_user.gid,
+        extra_groups=[],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    try:
+        printed = b""
+        deadline = time.monotonic() + 60
+        while b"OPENAI_API_KEY" not in printed:  # the export lines come last
+            assert time.monotonic() < deadline and process.poll() is None, printed
+            if select.select([process.stdout], [], [], 1)[0]:
+                printed += os.read(process.stdout.fileno(), 4096)
+        process.send_signal(signal.SIGINT)
+        rest, errors = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    output = (printed + rest).decode()
+    assert "mock-openai listening on http://127.0.0.1:" in output
+    assert "TIKTOKEN_CACHE_DIR" not in output
+    assert b"Traceback" not in errors
+    assert list(locked.iterdir()) == []
