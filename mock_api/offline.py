@@ -194,8 +194,8 @@ def cache_file(name: str, directory: Path) -> Path:
 
 
 def seed_tiktoken_cache(directory: Path | None = None) -> Path:
-    """Write every verified encoding file into a cache directory, for another process to read
-    (its path is what ``mock-openai serve`` tells students to export); return the directory.
+    """Write every verified encoding file into a cache directory, for other processes to read
+    (the tests', the benchmarks'); return the directory.
 
     With no directory, use ``tiktoken_cache_dir()`` and point this process's tiktoken at it.
     Files already there with the right hash are kept, never rewritten; anything else (a
@@ -246,8 +246,10 @@ def prepare_tiktoken(names: Iterable[str] = tuple(BUNDLED_ENCODINGS)) -> Path | 
         point_tiktoken_at(directory)
     uncached = [name for name in names if name not in cached]
     for name in uncached:
+        # tiktoken has no call to register a ready encoding; its registry is the dict that
+        # get_encoding looks in first.
         if name not in tiktoken.registry.ENCODINGS:
-            tiktoken.registry.ENCODINGS.setdefault(name, bundled_encoding(name))
+            tiktoken.registry.ENCODINGS[name] = bundled_encoding(name)
     return None if uncached else directory
 
 

@@ -152,7 +152,9 @@ def build_class(folder: Path, port: int, marker: Path, outside: Path) -> dict[st
         }
         files = {"chat_repl.py": hostile_text(name, values), "_base.py": base}
         plans.append((Expected(name, set(failed), says), files))
-    plans.append((Expected("empty", error="no such file"), {"notes.txt": "forgot the code\n"}))
+    plans.append(
+        (Expected("empty", error="no chat_repl.py here"), {"notes.txt": "forgot the code\n"})
+    )
     assert len(plans) == 50
     random.Random(2026).shuffle(plans)
     expected = {}
