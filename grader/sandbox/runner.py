@@ -22,9 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.cases.script import ConversationScript, FunctionScript, Script
+from grader.cases.script import PARSED_OBJECT_BYTES, ConversationScript, FunctionScript, Script
 from grader.run import CaseRun, Outcome, load_error, split_turns
-from grader.sandbox.protocol import CHILD_OPS, Channel, ProtocolError, check_child_message
+from grader.sandbox.protocol import (
+    CHILD_OPS,
+    EXIT_CHANNEL_LOST,
+    EXIT_INTERNAL,
+    Channel,
+    ProtocolError,
+    check_child_message,
+    kill_group,
+)
 from grader.submission import Submission, SubmissionError, copy_staged, stage
 from mock_api import errors
 from mock_api.core import ChatCompletionsMock, MockRequest, MockResponse, json_response
@@ -37,8 +45,6 @@ WORKER_BOOT = (
 )
 EXIT_GRACE = 5.0  # seconds for the worker to report a killed child's end
 STACK_GRACE = 1.0  # seconds for the worker to bring a stuck child's stack
-# Exit codes of the worker's child (sandbox/worker.py): the harness's, not the student's.
-EXIT_INTERNAL, EXIT_CHANNEL_LOST = 70, 75
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,8 @@ class Flight:
     done: dict[str, Any] | None = None
     exited: dict[str, Any] | None = None
     requests: int = 0
-    received: int = 0  # bytes of request bodies, all told
+    kept: int = 0  # what the journal holds of this case's requests, in bytes (estimated)
+    keep: int = 0  # and the most it may hold: the script's ``journal_cap``
     marks: list[int] = field(default_factory=list)  # output offsets where each line was read
     ending: str = ""  # "timeout" or "stalled" once its stack was asked for
     killed: bool = False
@@ -263,6 +270,8 @@ class Sandbox:
         flight = Flight(index, script, file, submission.staged, case_dir, workdir, output, mock,
                         CaseRun(script, Outcome("vanished")),
                         deadline=time.monotonic() + script.case.timeout, stall=stall)  # fmt: skip
+        if isinstance(script, ConversationScript):
+            flight.keep = script.journal_cap
         assert self.channel is not None
         message = case_message(script, workdir, file.name, output, self.limits)
         self.channel.send({**message, "case": index, "audit_hook": self.audit_hook})
@@ -308,23 +317,21 @@ class Sandbox:
             self._kill(flight)
         elif op == "request" and flight.mock is not None:
             flight.requests += 1
-            size = len(message["body"]) * 3 // 4  # base64
-            flight.received += size
-            total = request_total(flight.script)
-            if flight.requests > max_requests(flight.script) or flight.received > total:
+            if flight.requests <= max_requests(flight.script) and flight.kept <= flight.keep:
+                flight.kept += self._answer(flight, message)
+            if flight.requests > max_requests(flight.script) or flight.kept > flight.keep:
                 kill_group(flight.child)
-                lines = len(flight.script.lines)
                 what = (
                     f"more than {max_requests(flight.script)} requests"
                     if flight.requests > max_requests(flight.script)
-                    else f"more than {megabytes(total)} of requests, more than any correct REPL"
+                    else f"more than {megabytes(flight.keep)} of requests (a correct REPL "
+                    "sends far less)"
                 )
+                lines = len(flight.script.lines)
                 run.outcome = Outcome(
                     "flood", f"sent {what} for {lines} input lines; the case was stopped"
                 )
                 flight.deadline = time.monotonic() + EXIT_GRACE
-            else:
-                self._answer(flight, message)
         elif op == "result":
             record_result(run, flight.script, message)
         elif op == "done":
@@ -406,7 +413,8 @@ class Sandbox:
         run.seconds = time.monotonic() - flight.started
         return run
 
-    def _answer(self, flight: Flight, message: dict[str, Any]) -> None:
+    def _answer(self, flight: Flight, message: dict[str, Any]) -> int:
+        """Answer the request with the mock; what keeping it costs the grader, in bytes."""
         assert self.channel is not None and flight.mock is not None
         try:
             body = base64.b64decode(message.get("body", ""))
@@ -415,12 +423,13 @@ class Sandbox:
                 str(message.get("method")), str(message.get("path")), headers, body
             )
         except (ValueError, TypeError):
-            request = MockRequest("POST", "/v1/chat/completions", {}, b"")
+            request, body = MockRequest("POST", "/v1/chat/completions", {}, b""), b""
         try:
-            _, response = flight.mock.exchange(request)
+            entry, response = flight.mock.exchange(request)
         except Exception:  # the mock's own failure costs this request, no other case
-            response = json_response(500, errors.server_error().envelope())
+            entry, response = None, json_response(500, errors.server_error().envelope())
         self._reply(flight, response)
+        return kept_cost(len(body), entry.messages if entry is not None else [])
 
     def _reply(self, flight: Flight, response: MockResponse) -> None:
         assert self.channel is not None
@@ -466,12 +475,12 @@ def max_requests(script: Script) -> int:
     return max(200, 10 * lines)
 
 
-def request_total(script: Script) -> int:
-    """The most bytes of requests in all that a correct REPL could send for this case (each
-    at most the script's ``request_cap``, one per line and a few retries): the grader's memory
-    stays bounded whatever a submission sends."""
-    assert isinstance(script, ConversationScript)
-    return script.request_cap * (len(script.lines) + 10)
+def kept_cost(size: int, messages: list[Any]) -> int:
+    """A parsed request's memory, roughly: its text, and a few hundred bytes for each message
+    and part object (a request of many tiny messages costs many times its bytes)."""
+    parts = sum(len(m["content"]) for m in messages
+                if isinstance(m, dict) and isinstance(m.get("content"), list))  # fmt: skip
+    return size + PARSED_OBJECT_BYTES * (len(messages) + parts)
 
 
 def megabytes(size: int) -> str:
@@ -587,13 +596,6 @@ def vanished_message(
     if code == EXIT_INTERNAL:
         return f"the grading harness failed in the submission's process (out of memory?) {ending}"
     return f"the process exited with code {code} {ending} (os._exit?)"
-
-
-def kill_group(pid: int | None) -> None:
-    if not pid:
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
 
 
 def read_capped(path: Path, limit: int) -> bytes:
