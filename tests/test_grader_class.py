@@ -96,9 +96,9 @@ HOSTILE_KINDS: dict[str, tuple[dict[str, Any], set[str], str]] = {
     "spawn": ({"MARKER": ""}, CHAT_FAILS, "starting processes is disabled while grading"),
     "pipe_garbage": ({}, CHAT_FAILS, "not a grading message"),
     "write_outside": ({"TARGETS": []}, CHAT_FAILS, "writing outside its working directory"),
-    "monkeypatch": (
+    "monkeypatch": (  # its trim_history is right; its forgeries reach no grader module now
         {},
-        {"functions:count_tokens", "functions:trim_function"},
+        {"functions:count_tokens"},
         "count_tokens was wrong",
     ),
     "copy_reference": (
