@@ -10,6 +10,7 @@ from pathlib import Path
 from grader.cases import Case
 from grader.cases.script import Script, make_script
 from grader.checks import CheckResult, evaluate
+from grader.report.chart import CaseChart, case_chart
 from grader.sandbox.runner import Limits, Sandbox, submission_file
 
 
@@ -20,6 +21,7 @@ class SubmissionReport:
     results: list[CheckResult] = field(default_factory=list)
     error: str | None = None  # the submission could not be graded at all
     outputs: dict[str, str] = field(default_factory=dict)  # what each case printed
+    charts: dict[str, CaseChart] = field(default_factory=dict)  # each case's shape, to draw
     seconds: float = 0.0
     fence: str = ""
 
@@ -74,6 +76,9 @@ def grade_submission(
         for script, run in zip(scripts, sandbox.run_cases(scripts, file), strict=True):
             report.results.extend(evaluate(script, run))
             report.outputs[script.case.id] = run.output
+            chart = case_chart(script, run)
+            if chart is not None:
+                report.charts[script.case.id] = chart
         report.fence = sandbox.fence
     finally:
         if own:
