@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import json
 import os
 import select
@@ -35,6 +36,19 @@ FLAGS = (
 TIMEOUT = 30.0
 
 
+# Puts the two pipe ends where chromium looks for them, 3 and 4, then becomes chromium.
+PLACE_FDS = """import os, sys
+read, write = int(sys.argv[1]), int(sys.argv[2])
+os.dup2(read, 3); os.dup2(write, 4); os.close(read); os.close(write)
+os.execv(sys.argv[3], sys.argv[3:])"""
+
+
+def above_four(fd: int) -> int:
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
+    os.close(fd)
+    return moved
+
+
 class DevTools:
     """Chromium's DevTools protocol over --remote-debugging-pipe: JSON messages, each ended by a
     NUL, the browser reading fd 3 and writing fd 4."""
@@ -43,8 +57,10 @@ class DevTools:
         assert BROWSER is not None
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
+        # Above 4, so that placing them at 3 and 4 in the child cannot overwrite one another.
+        to_browser_r, from_browser_w = (above_four(fd) for fd in (to_browser_r, from_browser_w))
         self.process = subprocess.Popen(
-            ["sh", "-c", f'exec "$0" "$@" 3<&{to_browser_r} 4>&{from_browser_w}', BROWSER,
+            [sys.executable, "-c", PLACE_FDS, str(to_browser_r), str(from_browser_w), BROWSER,
              *FLAGS, f"--user-data-dir={profile}", "about:blank"],
             pass_fds=(to_browser_r, from_browser_w), stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -123,7 +139,10 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[DevTools]:
     if BROWSER is None:
-        pytest.skip("chromium is not installed (apt-get install chromium): no browser test")
+        missing = "chromium is not installed (apt-get install chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{missing}, and .ci/run should have installed it")
+        pytest.skip(f"{missing}: the page is not tried in a browser")
     devtools = DevTools(tmp_path / "profile")
     try:
         yield devtools
