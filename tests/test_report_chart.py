@@ -238,6 +238,8 @@ def test_gradescope_shows_the_visible_charts_as_html(graded: dict[str, Graded]) 
     hidden = {r.case for r in report.results if r.visibility == "hidden"}
     assert hidden and set(page.charts) == visible & set(report.charts) - {"functions"}
     assert not hidden & set(page.charts)
+    # ...and each as the text line too, in case Gradescope's sanitizer removes the SVG.
+    assert results["output"].count("tokens per request: ") == len(page.charts)
     assert page.loads == [] and page.scripts == 0
     # The per-test outputs stay plain text, as Gradescope shows them by default.
     assert all("output_format" not in test for test in results["tests"])
