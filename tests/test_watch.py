@@ -103,11 +103,8 @@ def test_watch_grades_again_after_a_change_and_stops_on_ctrl_c(submission: Path)
         program.write_text(
             source.replace("def main(", "def main_(", 1) + "\ndef main(*a, **k):\n    pass\n"
         )
-        started = time.monotonic()
-        out.wait_for("did not pass", 30)
-        regraded_in = time.monotonic() - started
+        out.wait_for("did not pass", 30)  # how soon: benchmarks/loop_bench.py
         err.wait_for("watching", 10)
-        assert regraded_in < 15, f"re-graded {regraded_in:.1f} s after the save"
 
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=15) in (0, 130)
