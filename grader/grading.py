@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,7 +12,8 @@ from grader.cases import Case
 from grader.cases.script import Script, make_script
 from grader.checks import CheckResult, evaluate
 from grader.report.chart import CaseChart, case_chart
-from grader.sandbox.runner import Limits, Sandbox, submission_file
+from grader.sandbox.runner import Limits, Sandbox
+from grader.submission import SubmissionError
 
 
 @dataclass
@@ -63,17 +65,17 @@ def grade_submission(
     """
     started = time.monotonic()
     report = SubmissionReport(name or display_name(path), path)
-    try:
-        file = submission_file(path)
-    except FileNotFoundError as exc:
-        report.error = str(exc)
-        return report
     own = sandbox is None
     sandbox = sandbox or Sandbox(limits)  # the worker warms up while scripts are made
     try:
+        try:
+            submission = sandbox.stage(path)
+        except SubmissionError as exc:
+            report.error = str(exc)
+            return report
         if scripts is None:
             scripts = make_scripts(cases, seed)
-        for script, run in zip(scripts, sandbox.run_cases(scripts, file), strict=True):
+        for script, run in zip(scripts, sandbox.run_cases(scripts, submission), strict=True):
             report.results.extend(evaluate(script, run))
             report.outputs[script.case.id] = run.output
             chart = case_chart(script, run)
@@ -88,5 +90,5 @@ def grade_submission(
 
 
 def display_name(path: Path) -> str:
-    path = path.resolve()
+    path = Path(os.path.abspath(path.expanduser()))  # a link's own name, not its target's
     return path.parent.name if path.name == "chat_repl.py" else path.name

@@ -18,11 +18,14 @@ from mock_api.core import JournalEntry
 class Outcome:
     """How the submission's run of a case ended."""
 
-    # returned, raised, exit, bad_signature (as the child reports); timeout, vanished, load_failed,
-    # crashed, flood (as the grader finds)
+    # returned, raised, exit, bad_signature (as the child reports); timeout, stalled, vanished,
+    # load_failed, crashed, flood, refused (as the grader finds)
     kind: str
     message: str = ""
     error: dict[str, Any] | None = None
+    # On a time-out or a stall: the student's own frames at that moment, outermost first, each
+    # "file, line N, in function" and the line of code; "" where none could be taken.
+    stack: str = ""
 
 
 @dataclass
@@ -36,6 +39,14 @@ class CaseRun:
         default_factory=lambda: {"count_tokens": {}, "trim_history": {}}
     )
     output: str = ""
+    # What the REPL printed before it read its first line, and for each line it read: turns[i]
+    # runs from reading line i to reading line i + 1 (or the end). Empty where the submission
+    # read its input some other way than sys.stdin's readline or iteration.
+    preamble: str = ""
+    turns: list[str] = field(default_factory=list)
+    # How many input lines it read, and whether it went on to find the end of input.
+    lines_read: int = 0
+    read_eof: bool = False
     seconds: float = 0.0
 
 
@@ -49,3 +60,15 @@ def load_error(message: dict[str, Any], file: Path) -> str | None:
     detail = error.get("traceback", "").strip()
     text = f"importing {file.name} raised {error.get('type')}: {error.get('message')}"
     return f"{text}\n{detail}" if detail else text
+
+
+def split_turns(output: bytes, marks: list[int]) -> tuple[str, list[str]]:
+    """The output cut where each line was read (byte offsets the child reported, clamped: they
+    only place text, they decide nothing)."""
+    cuts, last = [], 0
+    for mark in marks:
+        last = min(max(mark, last), len(output))
+        cuts.append(last)
+    pieces = [output[a:b] for a, b in zip([0, *cuts], [*cuts, len(output)], strict=True)]
+    text = [piece.decode("utf-8", errors="replace") for piece in pieces]
+    return text[0], text[1:]

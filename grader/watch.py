@@ -1,7 +1,7 @@
 """`grade --watch`: when is a submission worth grading again. The loop itself is in cli.py.
 
 A save that leaves the content as it was (an editor's touch, a formatter with nothing to do)
-is not a change: the submission is fingerprinted over exactly the files the sandbox copies.
+is not a change: the submission is fingerprinted over the files staging would copy.
 """
 
 from __future__ import annotations
@@ -13,43 +13,43 @@ from pathlib import Path
 
 import watchfiles
 
-from grader.sandbox.runner import COPY_SKIP, MAX_COPY_FILE, MAX_COPY_TOTAL
+from grader.submission import MAX_FILE, SKIPPED, SubmissionError, locate
 
 DEBOUNCE_MS = 300  # an editor's save is a burst of events: wait this long for it to end
 WAKE_MS = 500  # how long the first wait for a save lasts: the watcher is running after it
 
 
 def submission_folder(path: Path) -> Path:
-    """The folder whose files make the submission: the sandbox copies the whole of it."""
-    path = path.expanduser().resolve()
-    return path.parent if path.is_file() else path
+    """The folder whose files make the submission: staging copies the whole of it."""
+    try:
+        return locate(path)[0]
+    except SubmissionError:  # no chat_repl.py yet: watch the folder all the same
+        path = path.expanduser().resolve()
+        return path if path.is_dir() else path.parent
 
 
 def fingerprint(folder: Path, ignore: Collection[Path] = ()) -> str:
-    """A hash of the files the sandbox would copy (see runner.copy_submission), and their
-    names; ``ignore``: files the grader itself writes there, such as its report."""
+    """A hash of the names and contents of the files staging would look at (see
+    grader/submission.py); ``ignore``: files the grader itself writes there, such as its
+    report. A link, or a file too large to be graded, counts by its target or its size."""
     skipped = {p.resolve() for p in ignore}
     digest = hashlib.sha256()
-    total = 0
     for current, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if d not in COPY_SKIP and not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED and not d.startswith("."))
         for name in sorted(files):
             path = Path(current) / name
-            try:
-                size = path.stat().st_size
-            except OSError:
+            if path.resolve() in skipped:
                 continue
-            if path.is_symlink() or path.resolve() in skipped:
-                continue
-            if size > MAX_COPY_FILE or total + size > MAX_COPY_TOTAL:
-                continue
-            try:
-                content = path.read_bytes()
-            except OSError:
-                continue
-            total += size
             digest.update(str(path.relative_to(folder)).encode() + b"\0")
-            digest.update(hashlib.sha256(content).digest())
+            try:
+                if path.is_symlink():
+                    digest.update(b"link " + os.readlink(path).encode())
+                elif (size := path.stat().st_size) > MAX_FILE:
+                    digest.update(f"too large {size}".encode())
+                else:
+                    digest.update(hashlib.sha256(path.read_bytes()).digest())
+            except OSError as exc:
+                digest.update(f"unreadable {exc.errno}".encode())
     return digest.hexdigest()
 
 

@@ -1,19 +1,29 @@
-"""``mock-openai``: run the emulator as a loopback server."""
+"""``mock-openai``: serve the emulator on loopback, or probe any endpoint for conformance."""
 
 from __future__ import annotations
 
+import errno
 import math
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import click
+from click.core import ParameterSource
 
-from mock_api.core import ChatCompletionsMock, Fault, MockConfig
+from mock_api.core import DEFAULT_MAX_BODY_BYTES, ChatCompletionsMock, Fault, MockConfig
+from mock_api.limits import ServerLimits
 from mock_api.offline import EncodingDataError, seed_tiktoken_cache
 from mock_api.replies import FixedReplies, ReplyPolicy, TokenReplies
-from mock_api.server import MockServer, serve
+
+if TYPE_CHECKING:
+    from mock_api.server import MockServer
 
 DUMMY_KEY = "sk-mock-openai"
+DEFAULT_PORT = 8808
+DEFAULT_JOURNAL_SIZE = 256
+DEFAULT_PROBE_MODEL = "gpt-4o-mini"
 FAULT_KINDS = ("rate_limit", "server_error", "timeout")
 
 
@@ -59,7 +69,7 @@ def check_journal(ctx: click.Context, param: click.Parameter, path: Path | None)
     return path
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """An OpenAI Chat Completions emulator for offline work."""
 
@@ -68,10 +78,11 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port",
-    default=8808,
+    default=DEFAULT_PORT,
     show_default=True,
     type=click.IntRange(0, 65535),
-    help="Port to listen on (0: any free port).",
+    help=f"Port to listen on (0: any free port). If the default {DEFAULT_PORT} is taken, a "
+    "free port is used instead and printed.",
 )
 @click.option(
     "--reply",
@@ -96,7 +107,12 @@ def main() -> None:
 @click.option(
     "--api-key",
     default=None,
-    help="Require this key (401 invalid_api_key otherwise). Default: accept any.",
+    help="Require exactly this key (401 invalid_api_key otherwise). Default: any key.",
+)
+@click.option(
+    "--no-auth",
+    is_flag=True,
+    help="Also answer requests without an Authorization header (the API refuses them).",
 )
 @click.option(
     "--fault",
@@ -111,40 +127,168 @@ def main() -> None:
     "--journal",
     type=click.Path(dir_okay=False, path_type=Path),
     callback=check_journal,
-    help="Append every request, as a JSON line, to this file.",
+    help="Append every request, as a JSON line, to this file (all of them, unlike memory).",
 )
+@click.option(
+    "--journal-size",
+    type=click.IntRange(1),
+    default=DEFAULT_JOURNAL_SIZE,
+    show_default=True,
+    help="How many recent requests the server keeps in memory.",
+)
+@click.option(
+    "--stream-delay-ms",
+    type=click.FloatRange(0, 60_000),
+    default=0,
+    show_default=True,
+    help="Pause between streamed chunks, so tokens visibly arrive one by one.",
+)
+@click.option(
+    "--max-body-bytes",
+    type=click.IntRange(1),
+    default=DEFAULT_MAX_BODY_BYTES,
+    show_default=True,
+    help="Larger request bodies get 413 without being read.",
+)
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(0.1, 3600),
+    default=ServerLimits.idle_timeout,
+    show_default=True,
+    help="Seconds before a connection with no request in progress is closed.",
+)
+@click.pass_context
 def serve_command(
+    ctx: click.Context,
     host: str,
     port: int,
     replies: tuple[str, ...],
     reply_tokens: int,
     context_window: int,
     api_key: str | None,
+    no_auth: bool,
     faults: dict[int, Fault],
     journal: Path | None,
+    journal_size: int,
+    stream_delay_ms: float,
+    max_body_bytes: int,
+    idle_timeout: float,
 ) -> None:
-    """Serve the mock until Ctrl-C."""
+    """Serve the mock on loopback until Ctrl-C."""
     policy: ReplyPolicy = FixedReplies(list(replies)) if replies else TokenReplies(reply_tokens)
     config = MockConfig(
         replies=policy,
         context_window=context_window,
         api_key=api_key,
+        require_auth=not no_auth,
         faults=faults,
+        max_body_bytes=max_body_bytes,
+        journal_size=journal_size,
+    )
+    limits = ServerLimits(
+        idle_timeout=idle_timeout,
+        header_timeout=min(ServerLimits.header_timeout, idle_timeout),
+        stream_delay_ms=stream_delay_ms,
     )
     try:
         cache = seed_tiktoken_cache()
     except EncodingDataError as exc:
         raise click.ClickException(str(exc)) from exc
+    from mock_api.server import MockServer, serve  # aiohttp loads here only
+
+    explicit = ctx.get_parameter_source("port") is not ParameterSource.DEFAULT
+    mock = ChatCompletionsMock(config)
+    try:
+        server = MockServer(mock, host, port, journal, limits)
+    except OSError as exc:
+        if explicit or exc.errno != errno.EADDRINUSE:
+            raise click.ClickException(listen_error(host, port, exc)) from exc
+        click.echo(
+            f"mock-openai: port {port} is taken (another mock-openai, perhaps another "
+            "user's); using a free port instead. Use --port N to choose one.",
+            err=True,
+        )
+        try:
+            server = MockServer(mock, host, 0, journal, limits)
+        except OSError as again:
+            raise click.ClickException(listen_error(host, 0, again)) from again
 
     def ready(server: MockServer) -> None:
         click.echo(f"mock-openai listening on {server.base_url}  (Ctrl-C stops it)")
         click.echo("Point a client at it with:")
         click.echo(f"  export OPENAI_BASE_URL={server.base_url}")
         click.echo(f"  export OPENAI_API_KEY={shlex.quote(api_key or DUMMY_KEY)}")
-        click.echo(f"  export TIKTOKEN_CACHE_DIR={shlex.quote(str(cache))}   # tiktoken offline")
+        if cache is not None:
+            click.echo(
+                f"  export TIKTOKEN_CACHE_DIR={shlex.quote(str(cache))}   # tiktoken offline"
+            )
+
+    serve(server, on_ready=ready)
+    click.echo("mock-openai stopped")
+
+
+def listen_error(host: str, port: int, exc: OSError) -> str:
+    """Why we cannot listen, and what to do about it."""
+    reason = exc.strerror or str(exc)
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"cannot listen on {host}:{port}: {reason}. Another program (perhaps another "
+            "user's mock-openai) has that port: choose another with --port N, or use --port 0 "
+            "for any free port."
+        )
+    return f"cannot listen on {host}:{port}: {reason}"
+
+
+def check_base_url(ctx: click.Context, param: click.Parameter, url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        usable = False
+    if not usable:
+        raise click.BadParameter(f"{url!r}: expected http://HOST[:PORT]/v1 or https://...")
+    return url
+
+
+@main.command("conformance")
+@click.option(
+    "--base-url",
+    required=True,
+    callback=check_base_url,
+    help="The API to probe, e.g. http://127.0.0.1:8808/v1 or https://api.openai.com/v1.",
+)
+@click.option(
+    "--api-key",
+    envvar="OPENAI_API_KEY",
+    default=DUMMY_KEY,
+    show_default="$OPENAI_API_KEY, else sk-mock-openai",
+    help="The key to send.",
+)
+@click.option(
+    "--model",
+    default=DEFAULT_PROBE_MODEL,
+    show_default=True,
+    help="The model the probes ask for.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1),
+    default=60.0,
+    show_default=True,
+    help="Seconds per probe.",
+)
+def conformance_command(base_url: str, api_key: str, model: str, timeout: float) -> None:
+    """Run a fixed probe set against an endpoint and compare it with the API's answers.
+
+    Exits 0 when every probe matches, 1 otherwise. Each probe is one small request; against
+    the real API the two completions cost a few dozen tokens.
+    """
+    from mock_api.conformance import Unreachable, run_probes  # httpx loads here only
 
     try:
-        serve(ChatCompletionsMock(config), host, port, journal, on_ready=ready)
-    except OSError as exc:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
-    click.echo("mock-openai stopped")
+        table, ok = run_probes(base_url, api_key, model, timeout)
+    except Unreachable as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(table)
+    if not ok:
+        raise SystemExit(1)

@@ -106,6 +106,74 @@ def unknown_url(method: str, path: str) -> APIError:
     return APIError(404, f"Invalid URL ({method} {path})")
 
 
+def wrong_method(method: str, path: str) -> APIError:
+    return APIError(405, f"Invalid method for URL ({method} {path})")
+
+
+def unknown_parameter(name: str) -> APIError:
+    return APIError(400, f"Unrecognized request argument supplied: {name}")
+
+
+def below_minimum(param: str, minimum: float, got: float, integer: bool) -> APIError:
+    kind = "integer" if integer else "decimal"
+    return APIError(
+        400,
+        f"Invalid '{param}': {kind} below minimum value. Expected a value >= {number(minimum)}, "
+        f"but got {number(got)} instead.",
+        param=param,
+        code=f"{kind}_below_min_value",
+    )
+
+
+def above_maximum(param: str, maximum: float, got: float, integer: bool) -> APIError:
+    kind = "integer" if integer else "decimal"
+    return APIError(
+        400,
+        f"Invalid '{param}': {kind} above maximum value. Expected a value <= {number(maximum)}, "
+        f"but got {number(got)} instead.",
+        param=param,
+        code=f"{kind}_above_max_value",
+    )
+
+
+def invalid_value(param: str, got: Any, supported: tuple[str, ...]) -> APIError:
+    listed = ", ".join(f"'{s}'" for s in supported[:-1])
+    listed = f"{listed}, and '{supported[-1]}'" if listed else f"'{supported[-1]}'"
+    return APIError(
+        400,
+        f"Invalid value: '{got}'. Supported values are: {listed}.",
+        param=param,
+        code="invalid_value",
+    )
+
+
+def stream_options_without_stream() -> APIError:
+    return APIError(
+        400,
+        "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+        param="stream_options",
+        code="invalid_value",
+    )
+
+
+def body_too_large(size: int, limit: int) -> APIError:
+    return APIError(
+        413,
+        f"Request body too large: {size} bytes; the limit is {limit} bytes.",
+        param=None,
+        code="request_too_large",
+    )
+
+
+def model_not_found(model: str) -> APIError:
+    return APIError(
+        404,
+        f"The model '{model}' does not exist or you do not have access to it.",
+        param="model",
+        code="model_not_found",
+    )
+
+
 def rate_limited(model: str) -> APIError:
     return APIError(
         429,
@@ -124,8 +192,13 @@ def server_error() -> APIError:
     )
 
 
+def number(value: float) -> str:
+    """2.0 -> 2, as the API prints its limits."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
 def type_name(value: Any) -> str:
-    names = {str: "a string", int: "an integer", float: "a number", bool: "a boolean"}
+    names = {str: "a string", int: "an integer", float: "a decimal", bool: "a boolean"}
     if value is None:
         return "null"
     if isinstance(value, list):

@@ -29,8 +29,9 @@ import pytest
 from click.testing import CliRunner
 from openai import AsyncOpenAI, OpenAI
 
-from mock_api import ChatCompletionsMock, Fault, FixedReplies, MockConfig, TokenReplies, server
-from mock_api.cli import main
+from mock_api import ChatCompletionsMock, Fault, FixedReplies, MockConfig, TokenReplies
+from mock_api.cli import DEFAULT_PORT, main
+from mock_api.limits import ServerLimits
 from mock_api.server import MockServer
 
 pytestmark = [pytest.mark.openai_compat, pytest.mark.usefixtures("openai_env")]
@@ -51,10 +52,12 @@ def serve_mock(
     servers: list[MockServer] = []
 
     def start(
-        config: MockConfig | None = None, journal_file: Path | None = None
+        config: MockConfig | None = None,
+        journal_file: Path | None = None,
+        limits: ServerLimits | None = None,
     ) -> tuple[MockServer, ChatCompletionsMock]:
         mock = ChatCompletionsMock(config)
-        running = MockServer(mock, "127.0.0.1", 0, journal_file)
+        running = MockServer(mock, "127.0.0.1", 0, journal_file, limits)
         running.start_in_thread()
         servers.append(running)
         monkeypatch.setenv("OPENAI_BASE_URL", running.base_url)
@@ -232,17 +235,60 @@ def test_a_bug_in_the_mock_is_a_500_envelope(
 
 
 @pytest.mark.parametrize(
-    ("method", "path"), [("GET", "/v1/models"), ("DELETE", "/v1/chat/completions"), ("PUT", "/x")]
+    ("method", "path", "status", "message"),
+    [
+        ("GET", "/v1/nothing", 404, "Invalid URL (GET /v1/nothing)"),
+        ("PUT", "/x", 404, "Invalid URL (PUT /x)"),
+        ("DELETE", CHAT, 405, f"Invalid method for URL (DELETE {CHAT})"),
+        ("OPTIONS", CHAT, 405, f"Invalid method for URL (OPTIONS {CHAT})"),
+        ("PATCH", "/v1/models", 405, "Invalid method for URL (PATCH /v1/models)"),
+    ],
 )
-def test_other_requests_get_the_404_envelope(
-    serve_mock: Callable[..., Any], method: str, path: str
+def test_other_requests_get_the_api_envelope(
+    serve_mock: Callable[..., Any], method: str, path: str, status: int, message: str
 ) -> None:
     running, mock = serve_mock()
-    status, headers, body = raw_request(running, method, path)
-    assert status == 404
+    got, headers, body = raw_request(running, method, path)
+    assert got == status
     assert headers["content-type"] == "application/json"
-    assert json.loads(body)["error"]["message"] == f"Invalid URL ({method} {path})"
-    assert mock.journal[0].status == 404
+    assert headers["x-request-id"].startswith("req_")
+    assert json.loads(body)["error"] == {
+        "message": message,
+        "type": "invalid_request_error",
+        "param": None,
+        "code": None,
+    }
+    assert mock.journal[0].status == status
+
+
+def test_models_over_http(serve_mock: Callable[..., Any]) -> None:
+    serve_mock()
+    client = OpenAI()
+    assert "gpt-4o" in [m.id for m in client.models.list()]
+    assert client.models.retrieve("gpt-5.4").id == "gpt-5.4"
+    with pytest.raises(openai.NotFoundError) as missing:
+        client.models.retrieve("gpt-nothing")
+    assert missing.value.code == "model_not_found"
+
+
+def test_head_is_answered_without_a_body(serve_mock: Callable[..., Any]) -> None:
+    running, _ = serve_mock()
+    status, headers, body = raw_request(running, "HEAD", "/v1/models")
+    assert status == 200
+    assert body == b""
+    assert int(headers["content-length"]) > 0
+
+
+def test_authorization_is_required_unless_told_otherwise(serve_mock: Callable[..., Any]) -> None:
+    body = json.dumps({"model": "gpt-4o", "messages": HELLO}).encode()
+    strict, _ = serve_mock(MockConfig(require_auth=True))
+    status, _, answer = raw_request(strict, "POST", CHAT, body)
+    assert status == 401
+    assert json.loads(answer)["error"]["code"] == "invalid_api_key"
+    status, _, _ = raw_request(strict, "POST", CHAT, body, {"Authorization": "Bearer sk-x"})
+    assert status == 200
+    lenient, _ = serve_mock(MockConfig(require_auth=False))
+    assert raw_request(lenient, "POST", CHAT, body)[0] == 200
 
 
 @pytest.mark.parametrize(
@@ -250,11 +296,10 @@ def test_other_requests_get_the_404_envelope(
     [
         ({"Content-Length": "abc"}, 400),
         ({"Content-Length": "-5"}, 400),
-        ({"Content-Length": "999999999999"}, 413),
-        ({"Transfer-Encoding": "chunked"}, 411),
+        ({"Content-Length": "1", "Transfer-Encoding": "chunked"}, 400),
     ],
 )
-def test_unreadable_bodies_are_refused_quickly(
+def test_malformed_http_gets_the_envelope_and_a_closed_connection(
     serve_mock: Callable[..., Any], headers: dict[str, str], status: int
 ) -> None:
     running, mock = serve_mock()
@@ -264,16 +309,43 @@ def test_unreadable_bodies_are_refused_quickly(
     assert got == status
     assert got_headers["connection"] == "close"
     assert set(json.loads(body)["error"]) == {"message", "type", "param", "code"}
-    assert mock.journal == []
+    assert len(mock.journal) == 0  # never reached the mock
 
 
-def test_body_limit(serve_mock: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    running, _ = serve_mock()
-    monkeypatch.setattr(server, "MAX_BODY", 100)
+def test_oversized_body_is_refused_unread(serve_mock: Callable[..., Any]) -> None:
+    running, mock = serve_mock()
+    started = time.monotonic()
+    got, headers, body = raw_request(running, "POST", CHAT, b"", {"Content-Length": "999999999999"})
+    assert time.monotonic() - started < 2  # not waiting for a body that never comes
+    assert got == 413
+    assert headers["connection"] == "close"
+    assert json.loads(body)["error"]["type"] == "invalid_request_error"
+    [entry] = mock.journal
+    assert (entry.status, entry.body) == (413, None)
+
+
+def test_chunked_bodies_are_read(serve_mock: Callable[..., Any]) -> None:
+    running, mock = serve_mock()
+    body = json.dumps({"model": "gpt-4o", "messages": HELLO}).encode()
+    chunked = (
+        b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:10], body[10:]))
+        + b"0\r\n\r\n"
+    )
+    status, _, answer = raw_request(
+        running, "POST", CHAT, chunked, {"Transfer-Encoding": "chunked"}
+    )
+    assert status == 200, answer
+    assert mock.journal[0].messages == HELLO
+
+
+def test_body_limit(serve_mock: Callable[..., Any]) -> None:
+    running, mock = serve_mock(MockConfig(max_body_bytes=100))
     status, _, _ = raw_request(running, "POST", CHAT, b"x" * 101)
     assert status == 413
     status, _, _ = raw_request(running, "POST", CHAT, json.dumps({"model": "gpt-4o"}).encode())
     assert status == 400  # under the limit: read and answered by the core
+    assert mock.journal[0].body is None
+    assert mock.journal[1].body == {"model": "gpt-4o"}
 
 
 def test_keep_alive_serves_several_requests(serve_mock: Callable[..., Any]) -> None:
@@ -461,6 +533,39 @@ def test_default_replies_and_any_key(monkeypatch: pytest.MonkeyPatch) -> None:
     assert code == 0, stderr
 
 
+def post_without_key(url: str, body: dict[str, Any]) -> tuple[int, bytes]:
+    found = re.match(r"http://([\d.]+):(\d+)/v1", url)
+    assert found
+    conn = http.client.HTTPConnection(found.group(1), int(found.group(2)), timeout=10)
+    try:
+        conn.request("POST", CHAT, json.dumps(body), {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def test_the_command_requires_authorization_unless_no_auth() -> None:
+    chat = {"model": "gpt-4o", "messages": HELLO}
+    with mock_openai() as served:
+        status, body = post_without_key(served.url, chat)
+        served.stop()
+    assert status == 401
+    assert json.loads(body)["error"]["code"] == "invalid_api_key"
+    with mock_openai(
+        "--no-auth", "--reply", "a b c d e f g h i j", "--stream-delay-ms", "100"
+    ) as served:
+        status, _ = post_without_key(served.url, chat)
+        started = time.monotonic()
+        status_stream, streamed = post_without_key(served.url, {**chat, "stream": True})
+        took = time.monotonic() - started
+        served.stop()
+    assert (status, status_stream) == (200, 200)
+    events = streamed.count(b"data: ")
+    assert events >= 4
+    assert took > 0.1 * (events - 2) * 0.8  # the delay between events is applied
+
+
 def test_busy_port_is_a_clear_error() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -475,7 +580,57 @@ def test_busy_port_is_a_clear_error() -> None:
         )
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "--port 0" in result.stderr  # the next step
     assert "Traceback" not in result.stderr
+
+
+@contextmanager
+def default_port_taken() -> Iterator[None]:
+    """Hold 127.0.0.1:8808, unless something else (another user's mock) already does."""
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", DEFAULT_PORT))
+        holder.listen()
+    except OSError:
+        pass  # already taken: just as good
+    try:
+        yield
+    finally:
+        holder.close()
+
+
+def test_taken_default_port_moves_to_a_free_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second student on a shared server: the default port is busy, so another is used."""
+    with default_port_taken():
+        proc = subprocess.Popen(
+            [*mock_openai_command(), "serve"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            env=child_env(),
+        )
+        try:
+            served = Served(proc)
+            exported = served.read_until("OPENAI_BASE_URL")
+            monkeypatch.setenv("OPENAI_BASE_URL", served.url)
+            assert OpenAI().chat.completions.create(model="gpt-4o", messages=HELLO).choices
+            code, _, stderr = served.stop()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+    assert f":{DEFAULT_PORT}/" not in served.url
+    assert exported == f"  export OPENAI_BASE_URL={served.url}"
+    assert f"port {DEFAULT_PORT} is taken" in stderr
+    assert code == 0, stderr
+
+
+def test_dash_h_is_help() -> None:
+    for args in (["-h"], ["serve", "-h"], ["conformance", "-h"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+        assert "Usage:" in result.output
 
 
 @pytest.mark.parametrize(
@@ -495,6 +650,10 @@ def test_busy_port_is_a_clear_error() -> None:
         (["--journal", "DIR"], "--journal"),
         (["--journal", "DIR/missing/journal.jsonl"], "--journal"),
         (["--colour", "blue"], "--colour"),
+        (["--journal-size", "0"], "--journal-size"),
+        (["--stream-delay-ms", "-1"], "--stream-delay-ms"),
+        (["--max-body-bytes", "0"], "--max-body-bytes"),
+        (["--idle-timeout", "0"], "--idle-timeout"),
     ],
 )
 def test_bad_options_are_usage_errors(args: list[str], complaint: str, tmp_path: Path) -> None:

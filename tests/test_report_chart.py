@@ -22,7 +22,7 @@ from grader.grading import SubmissionReport
 from grader.report.chart import OVER, STEPS, ConversationChart, FunctionTables, case_chart
 from grader.report.formats import as_gradescope, render
 from grader.run import CaseRun
-from grader.sandbox.runner import Sandbox, submission_file
+from grader.sandbox.runner import Sandbox
 from mock_api.tokens import REPLY_PRIMING, count_request_tokens, message_tokens
 
 REPO = Path(__file__).resolve().parent.parent
@@ -54,7 +54,7 @@ def graded(sandbox: Sandbox) -> dict[str, Graded]:
     scripts = [make_script(case) for case in load_cases(BUILTIN_CASES)]
     result = {}
     for name, path in SUBMISSIONS.items():
-        runs = sandbox.run_cases(scripts, submission_file(path))
+        runs = sandbox.run_cases(scripts, path)
         report = SubmissionReport(name, path)
         for script, run in zip(scripts, runs, strict=True):
             report.results.extend(evaluate(script, run))
@@ -248,8 +248,8 @@ def test_gradescope_shows_the_visible_charts_as_html(graded: dict[str, Graded]) 
 def test_a_submission_that_did_not_load_has_no_chart(sandbox: Sandbox, tmp_path: Path) -> None:
     (tmp_path / "chat_repl.py").write_text("this is not python\n")
     script = next(make_script(c) for c in load_cases(BUILTIN_CASES) if c.id == "short_chat")
-    run = sandbox.run(script, submission_file(tmp_path))
+    run = sandbox.run(script, tmp_path)
     assert not run.loaded and case_chart(script, run) is None
     functions = next(make_script(c) for c in load_cases(BUILTIN_CASES) if c.kind == "functions")
     assert isinstance(functions, FunctionScript)
-    assert case_chart(functions, sandbox.run(functions, submission_file(tmp_path))) is None
+    assert case_chart(functions, sandbox.run(functions, tmp_path)) is None

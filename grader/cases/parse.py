@@ -6,6 +6,7 @@ the field and what is wrong, so that a typo never silently changes what is grade
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from dataclasses import dataclass
@@ -103,6 +104,7 @@ class Case:
     model: str
     checks: tuple[str, ...]
     timeout: float
+    stall: float = 0.0  # seconds without progress that make it stuck; 0: the grader's default
     checks_given: bool = False  # False: the kind's defaults, fitted to the script
     # conversation
     system: str = ""
@@ -117,8 +119,16 @@ class Case:
 
 TOP_FIELDS = {
     "id", "description", "kind", "points", "visibility", "budget", "model", "checks",
-    "timeout", "system", "lines", "replies", "seed", "histories", "languages",
+    "timeout", "stall", "system", "lines", "replies", "seed", "histories", "languages",
 }  # fmt: skip
+# The ranges real cases need; beyond them a case would only cost the grader memory and time.
+MAX_BUDGET = 1_048_576  # the largest context window of a current model
+MAX_HISTORIES = 5_000
+MAX_LINES = 5_000  # input lines in a conversation, repeats counted
+MAX_CASE_TOKENS = 2_000_000  # generated tokens in one conversation, repeats counted
+MAX_TIMEOUT = 600.0
+MAX_POINTS = 1_000.0
+MAX_CASE_FILE = 1024 * 1024
 
 
 def load_cases(directory: Path) -> list[Case]:
@@ -154,9 +164,13 @@ class CaseErrors(ValueError):
 
 def load_case(path: Path) -> Case:
     try:
+        if path.stat().st_size > MAX_CASE_FILE:
+            raise CaseError(path, f"is over {MAX_CASE_FILE // 1024} KB; a case file is small")
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise CaseError(path, f"not valid TOML: {exc}") from None
+    except RecursionError:
+        raise CaseError(path, "not valid TOML: arrays or tables nested too deeply") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CaseError(path, f"cannot read: {exc}") from None
     return parse_case(data, path)
@@ -188,14 +202,15 @@ def parse_case(data: dict[str, Any], path: Path) -> Case:
         "path": path,
         "description": fields.string("description", default=""),
         "kind": kind,
-        "points": fields.number("points", default=1, minimum=0),
+        "points": fields.number("points", default=1, minimum=0, maximum=MAX_POINTS),
         "visibility": fields.choice("visibility", VISIBILITIES, default="visible"),
-        "budget": fields.integer("budget", default=8000, minimum=10),
+        "budget": fields.integer("budget", default=8000, minimum=10, maximum=MAX_BUDGET),
         "model": fields.string("model", default="gpt-5.4"),
         "checks": tuple(dict.fromkeys(checks)),
         "checks_given": "checks" in data,
-        "timeout": fields.number("timeout", default=20, minimum=1),
+        "timeout": fields.number("timeout", default=20, minimum=1, maximum=MAX_TIMEOUT),
     }
+    common["stall"] = fields.number("stall", default=0, minimum=0, maximum=common["timeout"])
     if kind == "functions":
         for name in ("lines", "replies", "system"):
             fields.forbid(name, "only conversation cases have it")
@@ -208,7 +223,7 @@ def parse_case(data: dict[str, Any], path: Path) -> Case:
         return Case(
             **common,
             seed=fields.integer("seed", default=0),
-            histories=fields.integer("histories", default=30, minimum=1),
+            histories=fields.integer("histories", default=30, minimum=1, maximum=MAX_HISTORIES),
             languages=tuple(languages),
         )
     for name in ("seed", "histories", "languages"):
@@ -216,22 +231,31 @@ def parse_case(data: dict[str, Any], path: Path) -> Case:
     replies = data.get("replies", {"tokens": 40})
     if not isinstance(replies, dict):
         raise CaseError(path, "must be a table, e.g. [replies] with tokens = 40", "replies")
-    reply_tokens, reply_texts = parse_replies(replies, path)
+    reply_tokens, reply_texts = parse_replies(replies, path, common["budget"])
     raw_lines = data.get("lines")
     if not isinstance(raw_lines, list) or not raw_lines:
         raise CaseError(
             path, "a conversation needs [[lines]] entries (text = ... or tokens = ...)", "lines"
         )
+    lines = tuple(parse_line(item, i, path, common["budget"]) for i, item in enumerate(raw_lines))
+    if sum(line.repeat for line in lines) > MAX_LINES:
+        raise CaseError(path, f"more than {MAX_LINES:,} lines in all, repeats counted", "lines")
+    if sum((line.tokens or 0) * line.repeat for line in lines) > MAX_CASE_TOKENS:
+        raise CaseError(
+            path, f"more than {MAX_CASE_TOKENS:,} generated tokens in all, repeats counted", "lines"
+        )
     return Case(
         **common,
         system=fields.string("system", default="You are a helpful assistant."),
-        lines=tuple(parse_line(item, i, path) for i, item in enumerate(raw_lines)),
+        lines=lines,
         reply_tokens=reply_tokens,
         reply_texts=reply_texts,
     )
 
 
-def parse_replies(replies: dict[str, Any], path: Path) -> tuple[int | None, tuple[str, ...]]:
+def parse_replies(
+    replies: dict[str, Any], path: Path, budget: int
+) -> tuple[int | None, tuple[str, ...]]:
     unknown = sorted(set(replies) - {"tokens", "texts"})
     if unknown:
         raise CaseError(
@@ -241,9 +265,11 @@ def parse_replies(replies: dict[str, Any], path: Path) -> tuple[int | None, tupl
         raise CaseError(path, "give exactly one of tokens = N or texts = [...]", "replies")
     if "tokens" in replies:
         tokens = replies["tokens"]
-        if not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 1:
+        if not isinstance(tokens, int) or isinstance(tokens, bool) or not 1 <= tokens <= budget:
             raise CaseError(
-                path, f"must be a whole number of at least 1, got {tokens!r}", "replies.tokens"
+                path,
+                f"must be a whole number from 1 to the budget ({budget}), got {tokens!r}",
+                "replies.tokens",
             )
         return tokens, ()
     texts = replies["texts"]
@@ -252,7 +278,7 @@ def parse_replies(replies: dict[str, Any], path: Path) -> tuple[int | None, tupl
     return None, tuple(texts)
 
 
-def parse_line(item: Any, index: int, path: Path) -> Line:
+def parse_line(item: Any, index: int, path: Path, budget: int) -> Line:
     where = f"lines[{index}]"
     if not isinstance(item, dict):
         raise CaseError(path, "must be a table: [[lines]] with text = ... or tokens = ...", where)
@@ -285,9 +311,12 @@ def parse_line(item: Any, index: int, path: Path) -> Line:
             )
         return Line(text=text, repeat=repeat)
     tokens = item["tokens"]
-    if not isinstance(tokens, int) or isinstance(tokens, bool) or not 1 <= tokens <= 200_000:
+    most = 4 * budget  # a line over the budget on its own is a case; far over it, only a cost
+    if not isinstance(tokens, int) or isinstance(tokens, bool) or not 1 <= tokens <= most:
         raise CaseError(
-            path, f"must be a whole number from 1 to 200000, got {tokens!r}", f"{where}.tokens"
+            path,
+            f"must be a whole number from 1 to 4 x the budget ({most}), got {tokens!r}",
+            f"{where}.tokens",
         )
     language = item.get("language", "en")
     if language not in LANGUAGES:
@@ -295,6 +324,11 @@ def parse_line(item: Any, index: int, path: Path) -> Line:
             path, f"{language!r} is not one of {', '.join(LANGUAGES)}", f"{where}.language"
         )
     return Line(tokens=tokens, language=language, repeat=repeat)
+
+
+def shown(number: float) -> str:
+    """1,048,576 and 0.5, not 1.04858e+06."""
+    return f"{int(number):,}" if float(number).is_integer() else f"{number:g}"
 
 
 class Fields:
@@ -318,21 +352,39 @@ class Fields:
             raise CaseError(self.path, f"must be a string, got {value!r}", name)
         return value
 
-    def integer(self, name: str, default: Any = _MISSING, minimum: int | None = None) -> int:
+    def integer(
+        self,
+        name: str,
+        default: Any = _MISSING,
+        minimum: int | None = None,
+        maximum: int = 2**63 - 1,
+    ) -> int:
         value = self._get(name, default)
         if not isinstance(value, int) or isinstance(value, bool):
             raise CaseError(self.path, f"must be a whole number, got {value!r}", name)
-        if minimum is not None and value < minimum:
-            raise CaseError(self.path, f"must be at least {minimum}, got {value}", name)
+        self._in_range(name, value, minimum, maximum)
         return value
 
-    def number(self, name: str, default: Any = _MISSING, minimum: float | None = None) -> float:
+    def number(
+        self,
+        name: str,
+        default: Any = _MISSING,
+        minimum: float | None = None,
+        maximum: float = float("inf"),
+    ) -> float:
         value = self._get(name, default)
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise CaseError(self.path, f"must be a number, got {value!r}", name)
-        if minimum is not None and value < minimum:
-            raise CaseError(self.path, f"must be at least {minimum}, got {value}", name)
+        if not math.isfinite(value):
+            raise CaseError(self.path, f"must be a finite number, got {value!r}", name)
+        self._in_range(name, value, minimum, maximum)
         return float(value)
+
+    def _in_range(self, name: str, value: float, minimum: float | None, maximum: float) -> None:
+        if minimum is not None and value < minimum:
+            raise CaseError(self.path, f"must be at least {shown(minimum)}, got {value!r}", name)
+        if value > maximum:
+            raise CaseError(self.path, f"must be at most {shown(maximum)}, got {value!r}", name)
 
     def choice(self, name: str, options: tuple[str, ...], default: Any = _MISSING) -> str:
         value = self._get(name, default)

@@ -19,10 +19,10 @@ import time
 from typing import Any
 
 MAX_LINE = 64 * 1024 * 1024
-MAX_CHILD_LINE = 16 * 1024 * 1024  # a trimmed history or a request body; never more
+MAX_CHILD_LINE = 32 * 1024 * 1024  # a request body (base64) of a 1M-token case; never more
 
 # What the child may say, and how a case's run may end as the child tells it.
-CHILD_OPS = frozenset({"loaded", "result", "request", "done"})
+CHILD_OPS = frozenset({"loaded", "read", "result", "request", "done"})
 CHILD_OUTCOMES = frozenset({"returned", "raised", "exit", "bad_signature"})
 FUNCTIONS = frozenset({"count_tokens", "trim_history"})
 
@@ -128,6 +128,11 @@ def check_child_message(message: dict[str, Any]) -> dict[str, Any]:
         headers = message.get("headers", {})
         if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
             raise ProtocolError("'headers' must map names to strings")
+    elif op == "read":
+        for name in ("line", "offset"):
+            value = message.get(name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < -1:
+                raise ProtocolError(f"read: {name!r} must be a whole number")
     else:  # done
         if message.get("outcome") not in CHILD_OUTCOMES:
             raise ProtocolError(f"no outcome {message.get('outcome')!r}")

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -22,20 +24,20 @@ from pathlib import Path
 from typing import Any
 
 from grader.cases.script import ConversationScript, FunctionScript, Script
-from grader.run import CaseRun, Outcome, load_error
+from grader.run import CaseRun, Outcome, load_error, split_turns
 from grader.sandbox.protocol import CHILD_OPS, Channel, ProtocolError, check_child_message
-from mock_api.core import ChatCompletionsMock, MockRequest
+from grader.submission import Submission, SubmissionError, copy_staged, stage
+from mock_api.core import ChatCompletionsMock, MockRequest, MockResponse
 
 DUMMY_KEY = "sk-trimlab-grader-dummy-key"
-COPY_SKIP = {".git", ".venv", "venv", "__pycache__", "node_modules", ".mypy_cache", ".pytest_cache"}
 # -I: no PYTHON* variables, no user site; the worker imports this very checkout of the grader.
 WORKER_BOOT = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
     "from grader.sandbox.worker import main; sys.exit(main())"
 )
 EXIT_GRACE = 5.0  # seconds for the worker to report a killed child's end
-MAX_COPY_FILE = 2 * 1024 * 1024
-MAX_COPY_TOTAL = 20 * 1024 * 1024
+MIN_REQUEST_CAP = 1024 * 1024  # bytes: any request of a built-in case fits many times over
+STACK_GRACE = 1.0  # seconds for the worker to bring a stuck child's stack
 # Exit codes of the worker's child (sandbox/worker.py): the harness's, not the student's.
 EXIT_INTERNAL, EXIT_CHANNEL_LOST = 70, 75
 
@@ -48,6 +50,9 @@ class Limits:
     startup_seconds: float = 20.0
     # Cases of one submission run at once, each in its own child: a core each.
     lanes: int = 2
+    # A child that neither reads a line, sends a request nor returns a result for this long
+    # is stuck: its stack is taken and it is stopped (a case's own ``stall`` overrides it).
+    stall_seconds: float = 4.0
 
 
 @dataclass
@@ -56,35 +61,36 @@ class Flight:
 
     index: int  # its place in the list of cases, and its number on every message about it
     script: Script
-    file: Path
+    file: Path  # the student's own, for the names in reports
+    staged: Path  # the checked copy, the only one the grader reads
     case_dir: Path
     workdir: Path
     output: Path
     mock: ChatCompletionsMock | None
     run: CaseRun
-    deadline: float
+    deadline: float  # the case's own time limit
+    stall: float  # seconds without progress that make it stuck
     started: float = field(default_factory=time.monotonic)
+    progress: float = field(default_factory=time.monotonic)  # its last read, request or result
     child: int | None = None
     done: dict[str, Any] | None = None
     exited: dict[str, Any] | None = None
     requests: int = 0
+    received: int = 0  # bytes of request bodies, all told
+    marks: list[int] = field(default_factory=list)  # output offsets where each line was read
+    ending: str = ""  # "timeout" or "stalled" once its stack was asked for
     killed: bool = False
+
+    @property
+    def due(self) -> float:
+        """When the grader must act next: the time limit, or the end of its patience."""
+        if self.killed or self.ending or self.done is not None or not self.run.loaded:
+            return self.deadline
+        return min(self.deadline, self.progress + self.stall)
 
 
 class WorkerGone(RuntimeError):
     pass
-
-
-def submission_file(path: Path) -> Path:
-    """A submission is a directory holding chat_repl.py, or that file itself."""
-    path = path.expanduser()
-    if path.is_dir():
-        path = path / "chat_repl.py"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path}: no such file (a submission is a directory holding chat_repl.py)"
-        )
-    return path.resolve()
 
 
 def scrubbed_environment(tiktoken_cache: Path, home: Path) -> dict[str, str]:
@@ -122,7 +128,9 @@ class Sandbox:
         self.process: subprocess.Popen[bytes] | None = None
         self.channel: Channel | None = None
         self.fence = ""
+        self.missing_fences: list[str] = []
         self.cases_run = 0
+        self.staged = 0
         self.ready = False
         self.closed = False
         self.start_failure = ""
@@ -165,6 +173,7 @@ class Sandbox:
         if message is None or message["op"] != "ready":
             raise WorkerGone(f"the grading worker did not start: {self.worker_log()}")
         self.fence = str(message.get("fence", ""))
+        self.missing_fences = [str(m) for m in message.get("missing", [])]
         self.ready = True
 
     def worker_log(self) -> str:
@@ -173,16 +182,26 @@ class Sandbox:
         except OSError:
             return ""
 
-    def run(self, script: Script, submission: Path) -> CaseRun:
-        """Run one case of ``submission`` (a chat_repl.py, see ``submission_file``)."""
+    def run(self, script: Script, submission: Path | Submission) -> CaseRun:
+        """Run one case of ``submission`` (a folder or its .py file, or one staged already)."""
         return self.run_cases([script], submission)[0]
 
-    def run_cases(self, scripts: Sequence[Script], submission: Path) -> list[CaseRun]:
+    def stage(self, path: Path) -> Submission:
+        """The submission checked and copied into the sandbox; SubmissionError if refused."""
+        self.staged += 1
+        return stage(path, self.root / f"submission-{self.staged}")
+
+    def run_cases(self, scripts: Sequence[Script], submission: Path | Submission) -> list[CaseRun]:
         """Every case of ``submission``, up to ``limits.lanes`` at once, in fresh children.
 
         Nothing a submission does raises out of here: a worker that dies, hangs or is lied to
         is stopped, its cases in flight fail with the reason, and the rest run on a new one.
         """
+        if not isinstance(submission, Submission):
+            try:
+                submission = self.stage(submission)
+            except SubmissionError as exc:
+                return [refused(script, str(exc)) for script in scripts]
         runs: list[CaseRun | None] = [None] * len(scripts)
         waiting = list(enumerate(scripts))
         flights: dict[int, Flight] = {}
@@ -226,20 +245,22 @@ class Sandbox:
             return False
         return True
 
-    def _launch(self, index: int, script: Script, file: Path) -> Flight:
+    def _launch(self, index: int, script: Script, submission: Submission) -> Flight:
         self.cases_run += 1
         case_dir = self.root / f"case-{self.cases_run}"
-        workdir, stdin, output = prepare(script, file, case_dir)
+        workdir, output = prepare(submission, case_dir)
+        file = submission.original / submission.file
         mock = (
             ChatCompletionsMock(script.mock_config())
             if isinstance(script, ConversationScript)
             else None
         )
-        flight = Flight(index, script, file, case_dir, workdir, output, mock,
+        stall = script.case.stall or self.limits.stall_seconds
+        flight = Flight(index, script, file, submission.staged, case_dir, workdir, output, mock,
                         CaseRun(script, Outcome("vanished")),
-                        deadline=time.monotonic() + script.case.timeout)  # fmt: skip
+                        deadline=time.monotonic() + script.case.timeout, stall=stall)  # fmt: skip
         assert self.channel is not None
-        message = case_message(script, workdir, file.name, stdin, output, self.limits)
+        message = case_message(script, workdir, file.name, output, self.limits)
         self.channel.send({**message, "case": index, "audit_hook": self.audit_hook})
         return flight
 
@@ -248,7 +269,7 @@ class Sandbox:
         assert self.channel is not None
         now = time.monotonic()
         try:
-            message = self.channel.receive(max(min(f.deadline for f in flights.values()) - now, 0))
+            message = self.channel.receive(max(min(f.due for f in flights.values()) - now, 0))
         except TimeoutError:
             return self._expire(flights)
         except ProtocolError as exc:
@@ -266,21 +287,37 @@ class Sandbox:
             problem = f"the grading worker passed on a malformed message: {exc}"
             return self._lose_worker(flights, problem)
         run = flight.run
+        if op in ("loaded", "read", "request", "result"):
+            flight.progress = time.monotonic()
         if op == "started":
             flight.child = int(message["pid"])
         elif op == "loaded":
             run.loaded = bool(message.get("ok"))
             run.load_error = load_error(message, flight.file)
+        elif op == "read":
+            if message["line"] >= 0:
+                flight.marks.append(message["offset"])
+            else:
+                run.read_eof = True
+        elif op == "stack":
+            run.outcome.stack = student_stack(str(message.get("text", "")), flight)
+            self._kill(flight)
         elif op == "request" and flight.mock is not None:
             flight.requests += 1
-            if flight.requests > max_requests(flight.script):
+            size = len(message["body"]) * 3 // 4  # base64
+            flight.received += size
+            each, total = request_caps(flight.script)
+            if flight.requests > max_requests(flight.script) or flight.received > total:
                 kill_group(flight.child)
+                lines = len(flight.script.lines)
                 run.outcome = Outcome(
                     "flood",
-                    f"sent more than {max_requests(flight.script)} requests for "
-                    f"{len(flight.script.lines)} input lines; the case was stopped",
+                    f"sent more than {max_requests(flight.script)} requests or {megabytes(total)}"
+                    f" of requests for {lines} input lines; the case was stopped",
                 )
                 flight.deadline = time.monotonic() + EXIT_GRACE
+            elif size > each:  # answered as the API answers it, and never parsed nor kept
+                self._reply(flight, too_large(size, each))
             else:
                 self._answer(flight, message)
         elif op == "result":
@@ -299,20 +336,36 @@ class Sandbox:
         return []
 
     def _expire(self, flights: dict[int, Flight]) -> list[Flight]:
-        """Cases past their time: killed, then given a moment for the worker to say so."""
+        """Cases past their time or stuck: their stack asked for, then killed, then given a
+        moment for the worker to say so."""
         now = time.monotonic()
         for flight in flights.values():
-            if flight.deadline > now:
+            if flight.due > now:
                 continue
             if flight.killed:  # killed, and the worker never reported its end
                 return self._lose_worker(flights, "the grading worker stopped answering")
-            kill_group(flight.child)
-            flight.killed = True
-            flight.deadline = now + EXIT_GRACE
-            if flight.done is None and flight.run.outcome.kind == "vanished":
-                timeout = flight.script.case.timeout
-                flight.run.outcome = Outcome("timeout", f"did not finish within {timeout:g} s")
+            if flight.ending or flight.done is not None or flight.child is None:
+                self._kill(flight)
+                continue
+            stalled = flight.deadline > now
+            flight.ending = "stalled" if stalled else "timeout"
+            if flight.run.outcome.kind == "vanished":
+                flight.run.outcome = (
+                    Outcome("stalled", stall_message(flight))
+                    if stalled
+                    else Outcome(
+                        "timeout", f"did not finish within {flight.script.case.timeout:g} s"
+                    )
+                )
+            assert self.channel is not None
+            self.channel.send({"op": "dump", "case": flight.index})
+            flight.deadline = now + STACK_GRACE
         return []
+
+    def _kill(self, flight: Flight) -> None:
+        kill_group(flight.child)
+        flight.killed = True
+        flight.deadline = time.monotonic() + EXIT_GRACE
 
     def _lose_worker(self, flights: dict[int, Flight], problem: str) -> list[Flight]:
         """The worker can no longer be trusted: its cases in flight end with the reason."""
@@ -337,7 +390,11 @@ class Sandbox:
                 run.outcome = Outcome(
                     "vanished", vanished_message(flight.exited, script.case.kind, run.loaded)
                 )
-        run.output = read_capped(flight.output, self.limits.output_kb * 1024)
+        output = read_capped(flight.output, self.limits.output_kb * 1024)
+        run.output = output.decode("utf-8", errors="replace")
+        run.lines_read = len(flight.marks)
+        if flight.marks:
+            run.preamble, run.turns = split_turns(output, flight.marks)
         explain_limits(run, flight.output, self.limits)
         hide_workdir(run, flight.workdir, flight.file.parent)
         shutil.rmtree(flight.case_dir, ignore_errors=True)
@@ -354,7 +411,15 @@ class Sandbox:
             )
         except (ValueError, TypeError):
             request = MockRequest("POST", "/v1/chat/completions", {}, b"")
-        _, response = flight.mock.exchange(request)
+        try:
+            _, response = flight.mock.exchange(request)
+        except Exception as exc:  # the mock's own failure costs this request, no other case
+            response = api_error(500, f"The server had an error ({type(exc).__name__}).",
+                                 "server_error", None)  # fmt: skip
+        self._reply(flight, response)
+
+    def _reply(self, flight: Flight, response: MockResponse) -> None:
+        assert self.channel is not None
         self.channel.send(
             {
                 "op": "response",
@@ -397,6 +462,35 @@ def max_requests(script: Script) -> int:
     return max(200, 10 * lines)
 
 
+def request_caps(script: Script) -> tuple[int, int]:
+    """The largest request body, and the most bytes of requests in all, that a correct REPL
+    could send for this case (its budget, a generous 16 bytes a token, every line): the
+    grader's memory stays bounded whatever a submission sends."""
+    each = max(MIN_REQUEST_CAP, script.case.budget * 16)
+    lines = len(script.lines) if isinstance(script, ConversationScript) else 0
+    return each, each * (lines + 10)
+
+
+def too_large(size: int, cap: int) -> MockResponse:
+    return api_error(
+        413,
+        f"Request body too large: {size:,} bytes; at most {cap:,} bytes for this case.",
+        "invalid_request_error",
+        "request_too_large",
+    )
+
+
+def api_error(status: int, message: str, kind: str, code: str | None) -> MockResponse:
+    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    return MockResponse(
+        status, {"content-type": "application/json"}, json.dumps(body).encode(), None
+    )
+
+
+def megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):,.0f} MB"
+
+
 def record_result(run: CaseRun, script: Script, message: dict[str, Any]) -> None:
     """A function's result, if it is one of the samples the case asked for."""
     if not isinstance(script, FunctionScript):
@@ -407,14 +501,18 @@ def record_result(run: CaseRun, script: Script, message: dict[str, Any]) -> None
         run.results[fn][index] = message
 
 
-def prepare(script: Script, file: Path, case_dir: Path) -> tuple[Path, Path, Path]:
-    """A fresh copy of the submission to run in, and the case's input and output files."""
+def prepare(submission: Submission, case_dir: Path) -> tuple[Path, Path]:
+    """A fresh copy of the submission to run in, and the file its output goes to (outside
+    the copy: the child holds it open, and sees no path to it)."""
     workdir = case_dir / "work"
-    copy_submission(file.parent, workdir)
-    stdin = case_dir / "stdin.txt"
-    lines = script.lines if isinstance(script, ConversationScript) else ()
-    stdin.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    return workdir, stdin, case_dir / "output.txt"
+    case_dir.mkdir()
+    copy_staged(submission, workdir)
+    return workdir, case_dir / "output.txt"
+
+
+def refused(script: Script, reason: str) -> CaseRun:
+    """A case not run, because the submission itself was refused."""
+    return CaseRun(script, Outcome("refused", reason), load_error=reason)
 
 
 def explain_limits(run: CaseRun, output: Path, limits: Limits) -> None:
@@ -440,7 +538,7 @@ def explain_limits(run: CaseRun, output: Path, limits: Limits) -> None:
 
 
 def case_message(
-    script: Script, workdir: Path, file: str, stdin: Path, output: Path, limits: Limits
+    script: Script, workdir: Path, file: str, output: Path, limits: Limits
 ) -> dict[str, Any]:
     case = script.case
     message: dict[str, Any] = {
@@ -451,7 +549,7 @@ def case_message(
         "timeout": case.timeout,
         "workdir": str(workdir),
         "file": file,
-        "stdin": str(stdin),
+        "lines": list(script.lines) if isinstance(script, ConversationScript) else [],
         "output": str(output),
         "memory_bytes": limits.memory_mb * 1024 * 1024,
         "output_bytes": limits.output_kb * 1024,
@@ -511,37 +609,69 @@ def kill_group(pid: int | None) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def read_capped(path: Path, limit: int) -> str:
+def read_capped(path: Path, limit: int) -> bytes:
     try:
         with path.open("rb") as f:
-            return f.read(limit).decode("utf-8", errors="replace")
+            return f.read(limit)
     except OSError:
-        return ""
-
-
-def copy_submission(source: Path, target: Path) -> None:
-    """Small files only, no virtual environments or caches: what a submission is made of."""
-    total = 0
-    target.mkdir(parents=True, exist_ok=True)
-    for folder, dirs, files in os.walk(source):
-        dirs[:] = [d for d in dirs if d not in COPY_SKIP and not d.startswith(".")]
-        relative = Path(folder).relative_to(source)
-        for name in files:
-            path = Path(folder) / name
-            try:
-                size = path.stat().st_size
-            except OSError:
-                continue
-            if path.is_symlink() or size > MAX_COPY_FILE or total + size > MAX_COPY_TOTAL:
-                continue
-            (target / relative).mkdir(parents=True, exist_ok=True)
-            try:
-                shutil.copyfile(path, target / relative / name)
-            except OSError:
-                continue  # unreadable: as if it were not there
-            total += size
+        return b""
 
 
 def package_root() -> str:
     """Where grader and mock_api live, so the worker imports this very code."""
     return str(Path(__file__).resolve().parents[2])
+
+
+def stall_message(flight: Flight) -> str:
+    """What the child was doing when it stopped making progress, from what the grader saw."""
+    waited = f"{flight.stall:g} s"
+    lines = len(flight.script.lines) if isinstance(flight.script, ConversationScript) else 0
+    read = len(flight.marks)
+    if flight.script.case.kind == "functions":
+        return f"returned no result for {waited}: stopped as stuck"
+    if read == 0:
+        return f"read no input line and sent no request for {waited} after loading"
+    if flight.run.read_eof:
+        return f"read the end of input, then neither returned nor sent a request for {waited}"
+    return (
+        f"read line {read} of {lines}, then sent no request and read no further line for {waited}"
+    )
+
+
+def student_stack(dump: str, flight: Flight) -> str:
+    """faulthandler's dump cut to the student's own frames, outermost first, each with its
+    line of code read from the submission the grader copied (names as the student knows
+    them, never the scratch copy)."""
+    frame = re.compile(r'^\s*File "(.+)", line (\d+) in (.+)$')
+    workdir = str(flight.workdir)
+    threads: list[list[str]] = []
+    for raw in dump.splitlines():
+        if raw.startswith(("Thread ", "Current thread ", "Stack ")):
+            threads.append([])
+            continue
+        match = frame.match(raw)
+        if not match or not threads:
+            continue
+        path, number, function = match.group(1), int(match.group(2)), match.group(3)
+        if not (path == workdir or path.startswith(workdir + "/")):
+            continue
+        relative = os.path.relpath(path, workdir)
+        code = source_line(flight.staged / relative, number, flight.staged)
+        shown = f"{relative}, line {number}, in {function}"
+        threads[-1].append(shown + (f"\n    {code}" if code else ""))
+    frames = next((t for t in threads if t), [])
+    return "\n".join(reversed(frames))
+
+
+def source_line(path: Path, number: int, root: Path) -> str:
+    """One line of a submission's file, if it is a plain file inside the submission."""
+    try:
+        if path.is_symlink() or not path.resolve().is_relative_to(root.resolve()):
+            return ""
+        with path.open(encoding="utf-8", errors="replace") as f:
+            for index, line in enumerate(f, 1):
+                if index == number:
+                    return line.strip()[:200]
+    except OSError:
+        pass
+    return ""

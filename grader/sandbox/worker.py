@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import copy
+import faulthandler
 import importlib.util
 import inspect
 import io
@@ -27,6 +28,7 @@ import selectors
 import signal
 import sys
 import tempfile
+import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +46,7 @@ EXIT_CHANNEL_LOST = 75  # the child's pipe to the worker was closed or broken un
 POLL_SECONDS = 0.05
 HARNESS_FILE = "grader/sandbox/worker.py"
 MAX_RESULT = 4 * 1024 * 1024  # a function's result larger than this is not reported whole
+MAX_STACK = 64 * 1024
 
 
 @dataclass
@@ -53,9 +56,24 @@ class Context:
     fences: guard.Fences
     pid_namespaces: guard.PidNamespaces | None = None
     hidden: list[Path] = field(default_factory=list)
+    view: guard.View | None = None
+    rules: Any = None  # the seccomp filter, built once
 
     def fork(self) -> int:
         return self.pid_namespaces.fork() if self.pid_namespaces else os.fork()
+
+    def enter_view(self, workdir: Path) -> None:
+        """The file-system view the probe found to work; the case stops if it fails now."""
+        if self.fences.view:
+            assert self.view is not None
+            if not guard.enter_view(self.view, workdir):
+                raise OSError("the file-system view could not be built for this case")
+        elif self.fences.unprivileged_user and not guard.become_nobody(workdir):
+            raise OSError("could not become an unprivileged user for this case")
+
+    def forbid_new_programs(self) -> None:
+        if self.fences.seccomp and not guard.forbid(self.rules):
+            raise OSError("the seccomp filter could not be loaded for this case")
 
 
 def preload() -> dict[str, str]:
@@ -68,6 +86,9 @@ def preload() -> dict[str, str]:
     import subprocess  # noqa: F401  (loads _posixsubprocess, which the child disarms)
 
     import click  # noqa: F401  (students' command lines use it; the reference does)
+
+    with contextlib.suppress(ImportError, OSError, AttributeError):
+        import pyseccomp  # noqa: F401  (finds libseccomp now, while programs may still start)
     import openai
     import tiktoken
 
@@ -95,17 +116,29 @@ def preload() -> dict[str, str]:
 def main() -> int:
     channel = Channel(int(sys.argv[2]), int(sys.argv[3]))
     versions = preload()
-    fences = guard.Fences(network=guard.isolate_network())
+    network = guard.isolate_network()
+    view = guard.plan_view([Path(os.environ.get("TIKTOKEN_CACHE_DIR", "/nonexistent"))])
+    rules = guard.program_filter()
     with tempfile.TemporaryDirectory(prefix="probe-", dir=os.getcwd()) as scratch:
-        probed = guard.probe(Path(scratch))
-    fences.pid_namespace, fences.read_only = probed.pid_namespace, probed.read_only
-    fences.no_capabilities = probed.no_capabilities
+        fences = guard.probe(Path(scratch), view, rules)
+    fences.network = network
+    fences.unprivileged_user = not fences.view and os.geteuid() == 0
     context = Context(
         fences,
         guard.PidNamespaces() if fences.pid_namespace else None,
         [Path(sys.argv[1]) / name for name in sorted(guard.GRADER_PACKAGES)],
+        view,
+        rules,
     )
-    channel.send({"op": "ready", "pid": os.getpid(), "fence": fences.describe(), **versions})
+    channel.send(
+        {
+            "op": "ready",
+            "pid": os.getpid(),
+            "fence": fences.describe(),
+            "missing": fences.missing(),
+            **versions,
+        }
+    )
     serve(channel, context)
     return 0
 
@@ -117,6 +150,7 @@ class Child:
     case: int  # the grader's number for the case, on every message about it
     pid: int
     channel: Channel
+    stack_fd: int = -1  # where its faulthandler writes its stack when asked (SIGUSR2)
     open: bool = True  # its pipe to us has not reached end of file
     problem: str = ""  # what it did against the protocol, if anything
 
@@ -164,6 +198,10 @@ def from_grader(
                 if child is not None:
                     with contextlib.suppress(OSError):  # the child may be gone already
                         child.channel.send(message)
+            elif message["op"] == "dump":
+                child = children.get(message.get("case", -1))
+                if child is not None:
+                    grader.send({"op": "stack", "case": child.case, "text": take_stack(child)})
     except TimeoutError:
         return True
     except ProtocolError:
@@ -171,27 +209,61 @@ def from_grader(
 
 
 def start(message: dict[str, Any], grader: Channel, context: Context) -> Child:
-    """One case in a fresh child, with pipes of its own."""
+    """One case in a fresh child, with pipes of its own. Its input lines are an unlinked file
+    that only it holds: no other process can open them by a path."""
     to_child_r, to_child_w = os.pipe()
     from_child_r, from_child_w = os.pipe()
+    stack_r, stack_w = os.pipe()
+    os.set_blocking(stack_r, False)
+    stdin = input_file(message.get("lines", []))
     sys.stdout.flush()
     sys.stderr.flush()
     pid = context.fork()
     if pid == 0:
         code = EXIT_INTERNAL
         try:
-            os.close(to_child_w)
-            os.close(from_child_r)
-            code = run_child(message, ChildChannel(to_child_r, from_child_w), context)
+            for fd in (to_child_w, from_child_r, stack_r):
+                os.close(fd)
+            channel = ChildChannel(to_child_r, from_child_w)
+            code = run_child(message, channel, context, stdin, stack_w)
         finally:
             os._exit(code)
     with contextlib.suppress(OSError):
         os.setpgid(pid, pid)  # also done by the child: whichever runs first
-    os.close(to_child_r)
-    os.close(from_child_w)
+    for fd in (to_child_r, from_child_w, stack_w, stdin):
+        os.close(fd)
     case = int(message.get("case", 0))
     grader.send({"op": "started", "case": case, "pid": pid})
-    return Child(case, pid, Channel(from_child_r, to_child_w, MAX_CHILD_LINE))
+    return Child(case, pid, Channel(from_child_r, to_child_w, MAX_CHILD_LINE), stack_r)
+
+
+def input_file(lines: list[str]) -> int:
+    """The case's lines in a file with no name, at offset 0."""
+    with tempfile.TemporaryFile() as f:
+        f.write("".join(line + "\n" for line in lines).encode("utf-8"))
+        f.flush()
+        fd = os.dup(f.fileno())
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def take_stack(child: Child, wait: float = 0.5) -> str:
+    """The child's stack, as its faulthandler writes it on SIGUSR2; "" if none comes."""
+    with contextlib.suppress(OSError):
+        os.kill(child.pid, signal.SIGUSR2)
+    chunks: list[bytes] = []
+    with selectors.DefaultSelector() as selector:
+        selector.register(child.stack_fd, selectors.EVENT_READ)
+        while sum(map(len, chunks)) < MAX_STACK and selector.select(wait):
+            try:
+                chunk = os.read(child.stack_fd, MAX_STACK)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                break
+            chunks.append(chunk)
+            wait = 0.05  # the rest of a dump follows at once
+    return b"".join(chunks)[:MAX_STACK].decode("utf-8", errors="replace")
 
 
 def pass_on(child: Child, grader: Channel, selector: selectors.BaseSelector) -> None:
@@ -220,6 +292,8 @@ def finish(child: Child, status: int, grader: Channel, selector: selectors.BaseS
             child.open = False
             selector.unregister(child.channel.read_fd)
     child.channel.close()
+    with contextlib.suppress(OSError):
+        os.close(child.stack_fd)
     if child.problem:
         grader.send({"op": "protocol", "case": child.case, "detail": child.problem})
     grader.send({"op": "exited", "case": child.case, "pid": child.pid, **describe_status(status)})
@@ -237,11 +311,21 @@ def describe_status(status: int) -> dict[str, Any]:
 
 
 class ChildChannel(Channel):
-    """The child's end: a pipe that fails under it ends the child, with its own exit code."""
+    """The child's end: a pipe that fails under it ends the child, with its own exit code.
+
+    A submission's threads may read input while another sends a request: one message at a
+    time goes into the pipe, and one request at a time waits for its reply.
+    """
+
+    def __init__(self, read_fd: int, write_fd: int) -> None:
+        super().__init__(read_fd, write_fd)
+        self.sending = threading.Lock()
+        self.exchanging = threading.Lock()
 
     def send(self, message: dict[str, Any]) -> None:
         try:
-            super().send(message)
+            with self.sending:
+                super().send(message)
         except OSError:
             os._exit(EXIT_CHANNEL_LOST)
 
@@ -255,17 +339,20 @@ class ChildChannel(Channel):
         return message
 
 
-def run_child(message: dict[str, Any], channel: Channel, context: Context) -> int:
+def run_child(
+    message: dict[str, Any], channel: Channel, context: Context, stdin: int, stack: int
+) -> int:
     """In the child: fence it in, then load the submission and run the case."""
     os.setpgid(0, 0)
     guard.die_with_parent()
     workdir = Path(message["workdir"])
-    redirect_stdio(Path(message["stdin"]), Path(message["output"]))
-    close_other_fds({channel.read_fd, channel.write_fd})
-    if context.fences.read_only:
-        guard.fence_filesystem([workdir])
-    os.chdir(workdir)  # after the fence: into the writable mount, not the one beneath it
-    os.environ.update(HOME=str(workdir), TMPDIR=str(workdir))
+    redirect_stdio(stdin, Path(message["output"]), channel)
+    # On the grader's word (a time-out, a stall), the student's stack goes to the worker.
+    faulthandler.register(signal.SIGUSR2, file=stack, all_threads=True, chain=False)
+    close_other_fds({channel.read_fd, channel.write_fd, stack})
+    context.enter_view(workdir)
+    os.chdir(workdir)
+    os.environ.update(HOME=str(workdir), TMPDIR="/tmp" if context.fences.view else str(workdir))
     tempfile.tempdir = None
     sys.path.insert(0, str(workdir))
     sys.dont_write_bytecode = True
@@ -276,6 +363,7 @@ def run_child(message: dict[str, Any], channel: Channel, context: Context) -> in
         guard.drop_capabilities()
     guard.disarm()
     guard.hide_grader_modules()
+    context.forbid_new_programs()
     if message.get("audit_hook", True):  # off only in tests of the kernel's fences alone
         guard.install_audit_hook(workdir, context.hidden)
 
@@ -300,17 +388,16 @@ def close_other_fds(keep: set[int]) -> None:
     os.closerange(start, max(os.sysconf("SC_OPEN_MAX"), 1024, start + 1))
 
 
-def redirect_stdio(stdin: Path, output: Path) -> None:
+def redirect_stdio(stdin: int, output: Path, channel: Channel) -> None:
     """The case's input lines on fd 0; stdout and stderr, capped, into one file."""
-    in_fd = os.open(stdin, os.O_RDONLY)
     out_fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(in_fd, 0)
+    os.dup2(stdin, 0)
     os.dup2(out_fd, 1)
     os.dup2(out_fd, 2)
-    os.close(in_fd)
+    os.close(stdin)
     os.close(out_fd)
     # These wrappers live as long as the process: no context manager can own them.
-    sys.stdin = io.TextIOWrapper(open(0, "rb", closefd=False), encoding="utf-8")  # noqa: SIM115
+    sys.stdin = ReportingStdin(open(0, "rb", closefd=False), channel)  # noqa: SIM115
     sys.stdout = io.TextIOWrapper(
         open(1, "wb", closefd=False),  # noqa: SIM115
         encoding="utf-8",
@@ -318,6 +405,41 @@ def redirect_stdio(stdin: Path, output: Path) -> None:
         line_buffering=True,
     )
     sys.stderr = sys.stdout
+
+
+class ReportingStdin(io.TextIOWrapper):
+    """sys.stdin that tells the worker each line it hands out, and how far the output had
+    got: the report shows what the REPL printed for each line, and a REPL that reads is
+    making progress. ``input()`` and iteration both come through here."""
+
+    def __init__(self, buffer: Any, channel: Channel) -> None:
+        super().__init__(buffer, encoding="utf-8")
+        self.channel = channel
+        self.lines = 0
+
+    def mark(self, line: str) -> None:
+        flush_stdio()
+        try:
+            offset = os.lseek(1, 0, os.SEEK_CUR)
+        except OSError:
+            offset = 0
+        self.channel.send({"op": "read", "line": self.lines if line else -1, "offset": offset})
+        if line:
+            self.lines += 1
+
+    def readline(self, size: int | None = -1) -> str:
+        line = super().readline(-1 if size is None else size)
+        self.mark(line)
+        return line
+
+    def __next__(self) -> str:
+        try:
+            line = super().__next__()
+        except StopIteration:
+            self.mark("")
+            raise
+        self.mark(line)
+        return line
 
 
 def flush_stdio() -> None:
@@ -418,22 +540,23 @@ def run_functions(module: ModuleType, message: dict[str, Any], channel: Channel)
 
 
 def run_conversation(
-    module: ModuleType, message: dict[str, Any], channel: Channel
+    module: ModuleType, message: dict[str, Any], channel: ChildChannel
 ) -> dict[str, Any]:
     def forward(request: MockRequest) -> MockResponse:
         headers = {
             k: v for k, v in request.headers.items() if k in ("authorization", "content-type")
         }
-        channel.send(
-            {
-                "op": "request",
-                "method": request.method,
-                "path": request.path,
-                "headers": headers,
-                "body": base64.b64encode(request.body).decode(),
-            }
-        )
-        reply = channel.receive()
+        with channel.exchanging:
+            channel.send(
+                {
+                    "op": "request",
+                    "method": request.method,
+                    "path": request.path,
+                    "headers": headers,
+                    "body": base64.b64encode(request.body).decode(),
+                }
+            )
+            reply = channel.receive()
         if reply is None or reply.get("op") != "response":
             os._exit(EXIT_CHANNEL_LOST)  # the grader is gone or confused: nothing left to do
         return MockResponse(
