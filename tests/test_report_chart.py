@@ -253,3 +253,17 @@ def test_a_submission_that_did_not_load_has_no_chart(sandbox: Sandbox, tmp_path:
     functions = next(make_script(c) for c in load_cases(BUILTIN_CASES) if c.kind == "functions")
     assert isinstance(functions, FunctionScript)
     assert case_chart(functions, sandbox.run(functions, tmp_path)) is None
+
+
+def test_a_class_page_has_a_summary_and_a_section_per_submission(
+    graded: dict[str, Graded],
+) -> None:
+    reports = [graded["no_trimming"].report, graded["solution"].report]
+    page = render(reports, "html")
+    assert "1 of 2 submissions passed every check" in page
+    for report in reports:
+        assert page.count(f'id="s-{report.name}"') == 1
+        assert page.count(f'href="#s-{report.name}"') == 1
+    marks = Marks()
+    marks.feed(page)
+    assert marks.loads == []  # the summary's links stay inside the page
