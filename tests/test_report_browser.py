@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -172,7 +172,10 @@ JSON.stringify([...document.querySelectorAll('svg[data-case]')].map(svg => ({
 
 
 def test_the_page_shows_the_bars_crossing_the_budget_marked_over(
-    page: Path, browser: DevTools, tmp_path_factory: pytest.TempPathFactory
+    page: Path,
+    browser: DevTools,
+    tmp_path_factory: pytest.TempPathFactory,
+    record_property: Callable[[str, object], None],
 ) -> None:
     target = browser.send("Target.createTarget", url="about:blank")["targetId"]
     session = browser.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
@@ -201,7 +204,8 @@ def test_the_page_shows_the_bars_crossing_the_budget_marked_over(
     )
     artifact = tmp_path_factory.mktemp("artifacts") / "report-no_trimming.png"
     artifact.write_bytes(base64.b64decode(shot["data"]))
-    print(f"\nscreenshot of the report: {artifact}")
+    print(f"\nscreenshot of the report: {artifact}")  # shown with -s or -rP
+    record_property("screenshot", str(artifact))  # and in --junitxml reports
 
     errors = [
         e["params"]
