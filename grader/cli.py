@@ -197,6 +197,8 @@ def grade(
     fences = sorted({s.fence for s in sandboxes if s.fence})
     if fences:
         click.echo(f"sandbox: {'; '.join(fences)}", err=True)
+    for gap in sorted({gap for s in sandboxes for gap in s.missing_fences}):
+        click.secho(f"sandbox: weaker here: {gap} (see docs/platforms.md)", fg="yellow", err=True)
     if len(reports) > 1:
         passed = sum(r.passed for r in reports)
         click.echo(f"{passed} of {len(reports)} submissions passed every check", err=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -75,7 +76,11 @@ def grade_submission(
             return report
         if scripts is None:
             scripts = make_scripts(cases, seed)
-        for script, run in zip(scripts, sandbox.run_cases(scripts, submission), strict=True):
+        try:
+            runs = sandbox.run_cases(scripts, submission)
+        finally:  # the next submission in this sandbox must not find this one
+            shutil.rmtree(submission.staged, ignore_errors=True)
+        for script, run in zip(scripts, runs, strict=True):
             report.results.extend(evaluate(script, run))
             report.outputs[script.case.id] = run.output
             chart = case_chart(script, run)

@@ -20,6 +20,8 @@ from mock_api.tokens import count_request_tokens
 
 Message = dict[str, Any]
 
+PARSED_OBJECT_BYTES = 320  # what a parsed message or part object costs, about
+
 
 @dataclass(frozen=True)
 class ConversationScript:
@@ -34,9 +36,29 @@ class ConversationScript:
             return FixedReplies(list(self.case.reply_texts))
         return TokenReplies(self.case.reply_tokens or 40)
 
+    @property
+    def request_cap(self) -> int:
+        """The largest request body answered: all a correct REPL could send (16 bytes a token
+        of the budget is generous even for escaped Korean), at least 64 KB."""
+        return max(64 * 1024, self.case.budget * 16)
+
+    @property
+    def journal_cap(self) -> int:
+        """The most the grader keeps of this case's requests, in bytes as ``kept_cost`` counts
+        them: every line's request, and ten retries, each as large as a correct one can be
+        (its body, and a parsed object for each message: at most one per 3 tokens, and two a
+        line). Whatever a submission sends, the grader's memory stays within this."""
+        lines = len(self.lines)
+        messages = min(2 * lines + 4, self.case.budget // 3 + 2)
+        return (lines + 10) * (self.request_cap + PARSED_OBJECT_BYTES * messages)
+
     def mock_config(self) -> MockConfig:
         # A large window: an over-budget request is answered, and judged by under_budget.
-        return MockConfig(replies=self.reply_policy(), context_window=10_000_000)
+        return MockConfig(
+            replies=self.reply_policy(),
+            context_window=10_000_000,
+            max_body_bytes=self.request_cap,
+        )
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,9 @@ PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
 PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 CAPABILITY_VERSION_3 = 0x20080522
 MNT_DETACH = 2
+F_SETPIPE_SZ = 1031
+MAX_OPEN_FILES = 256
+MAX_PROCESSES = 512  # threads of every case's child: they are all nobody
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
 DEVICES = ("null", "zero", "full", "random", "urandom")
 TMP_SIZE = "64m"
@@ -103,7 +106,7 @@ class Fences:
     view: bool = False  # the file-system view: only its own copy, read-only packages
     no_capabilities: bool = False
     seccomp: bool = False
-    unprivileged_user: bool = False  # the fallback where there is no view, as root
+    unprivileged_user: bool = False  # the child runs as nobody (root grading: view or not)
 
     def describe(self) -> str:
         parts = [self.network] if self.network else []
@@ -122,8 +125,8 @@ class Fences:
     def missing(self) -> list[str]:
         """What did not hold, in words a student or an instructor can act on."""
         gaps = []
-        if not self.network:
-            gaps.append("no network namespace: network use is refused only by the audit hook")
+        if not self.network and not self.seccomp:
+            gaps.append("no network namespace nor seccomp: only the audit hook refuses the network")
         if not self.view:
             gaps.append(
                 "no file-system view: the submission can read files its user can read"
@@ -171,7 +174,7 @@ def isolate_network() -> str:
     return ""
 
 
-def probe(scratch: Path, view: View | None, program_filter: Any) -> Fences:
+def probe(scratch: Path, view: View | None, program_filter: Any, namespaces: bool) -> Fences:
     """Which per-case fences work here: tried in a throwaway child, the way a case uses them."""
     fences = Fences()
     if LIBC is None or not sys.platform.startswith("linux"):
@@ -183,14 +186,15 @@ def probe(scratch: Path, view: View | None, program_filter: Any) -> Fences:
     if pid == 0:
         code = 0
         try:
-            namespaces = PidNamespaces()
-            code |= 1 if namespaces.works() else 0
-            child = namespaces.fork() if code & 1 else os.fork()
+            pid_namespaces = PidNamespaces()
+            code |= 1 if namespaces and pid_namespaces.works() else 0
+            child = pid_namespaces.fork() if code & 1 else os.fork()
             if child == 0:  # the view wants a PID namespace of its own, for /proc
                 inner = 0
                 try:
                     inner |= 2 if view is not None and enter_view(view, work) else 0
-                    inner |= 4 if drop_capabilities() else 0
+                    inner |= 16 if become_nobody(work, bool(inner & 2)) else 0
+                    inner |= 4 if namespaces and drop_capabilities() else 0
                     inner |= 8 if program_filter is not None and forbid(program_filter) else 0
                     if inner & 8 and os.fork() == 0:  # must fail now
                         os._exit(0)
@@ -204,6 +208,7 @@ def probe(scratch: Path, view: View | None, program_filter: Any) -> Fences:
     code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
     fences.pid_namespace, fences.view = bool(code & 1), bool(code & 2)
     fences.no_capabilities, fences.seccomp = bool(code & 4), bool(code & 8)
+    fences.unprivileged_user = bool(code & 16)
     return fences
 
 
@@ -328,12 +333,15 @@ def enter_view(view: View, workdir: Path) -> bool:
             return False
     for link, target in view.links:
         os.symlink(target, root + link)
-    if not bind(workdir_real, root + workdir_real, read_only=False):
+    if not private_copy(workdir_real, root + workdir_real):
         return False
     make_dev(root + "/dev")
     os.makedirs(root + "/proc")
-    if os.getpid() == 1:  # the first process of a PID namespace: a /proc of that namespace
-        mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+    if os.getpid() == 1:  # the first process of a PID namespace: a /proc of that namespace,
+        # read-only: /proc/sys holds the machine's settings, writable to root by file mode
+        proc_flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
+        if mount("proc", root + "/proc", "proc", proc_flags, None):
+            mount(None, root + "/proc", None, MS_REMOUNT | MS_BIND | MS_RDONLY | proc_flags, None)
     return pivot(root)
 
 
@@ -361,6 +369,18 @@ def bind(source: str, target: str, read_only: bool) -> bool:
         flags |= MS_NODEV if locked & os.ST_NODEV else 0
         flags |= MS_NOEXEC if locked & os.ST_NOEXEC else 0
     return mount(None, target, None, flags, None)
+
+
+def private_copy(source: str, target: str) -> bool:
+    """The working copy on a tmpfs of its own, bounded like /tmp: what the submission writes
+    never reaches the machine's disk, and the grader's copy stays as it was."""
+    os.makedirs(target, exist_ok=True)
+    if not mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={TMP_SIZE},mode=0755"):
+        return False
+    import shutil
+
+    shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+    return True
 
 
 def make_dev(dev: str) -> None:
@@ -392,13 +412,17 @@ def pivot(root: str) -> bool:
     return mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
 
 
-def become_nobody(workdir: Path) -> bool:
-    """Where no view can be built but the grader runs as root: the submission runs as an
-    unprivileged user, owning only its working copy (the grader's files must not be readable
-    to others: docs/platforms.md)."""
+def become_nobody(workdir: Path, in_view: bool) -> bool:
+    """The submission runs as an unprivileged user, owning only its working copy: root's
+    power over files by their mode (/proc/sys, the machine's settings, among them) is gone,
+    and the process limit counts its threads. Where no view could be built, the grader's
+    files must not be readable to others (docs/platforms.md)."""
     if os.geteuid() != 0:
         return False
     try:
+        if not in_view:
+            for parent in (workdir.parent, workdir.parent.parent):  # the case's, the sandbox's
+                os.chmod(parent, 0o711)  # passable to reach the copy, not listable
         for folder, dirs, files in os.walk(workdir):
             for name in [*dirs, *files]:
                 os.lchown(os.path.join(folder, name), NOBODY, NOBODY)
@@ -408,6 +432,7 @@ def become_nobody(workdir: Path) -> bool:
         os.setuid(NOBODY)
     except OSError:
         return False
+    set_limit(resource.RLIMIT_NPROC, MAX_PROCESSES)  # threads, in all its cases at once
     return os.geteuid() == NOBODY
 
 
@@ -430,13 +455,16 @@ def program_filter() -> Any:
                      "userfaultfd", "io_uring_setup", "kexec_load", "init_module",
                      "finit_module", "delete_module", "open_by_handle_at", "name_to_handle_at",
                      "move_mount", "open_tree", "fsopen", "fsmount", "fspick",
-                     "mount_setattr"):  # fmt: skip
+                     "mount_setattr", "memfd_create", "memfd_secret", "shmget", "msgget",
+                     "semget", "mq_open", "pidfd_open", "pidfd_getfd", "kcmp"):  # fmt: skip
             with contextlib.suppress(Exception):  # a name this architecture lacks
                 rules.add_rule(refused, name)
         # clone() makes a thread only with CLONE_THREAD; clone3's flags are out of a filter's
         # sight, so it is "not implemented" and the C library falls back to clone().
         rules.add_rule(refused, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, CLONE_THREAD, 0))
         rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+        # Memory no address-space limit counts: nameless files, shared memory, big pipes.
+        rules.add_rule(refused, "fcntl", seccomp.Arg(1, seccomp.EQ, F_SETPIPE_SZ))
         rules.add_rule(
             seccomp.ERRNO(errno.EAFNOSUPPORT), "socket", seccomp.Arg(0, seccomp.NE, socket.AF_UNIX)
         )
@@ -499,6 +527,7 @@ def limit_resources(memory_bytes: int | None, output_bytes: int, cpu_seconds: in
     set_limit(resource.RLIMIT_FSIZE, output_bytes)
     set_limit(resource.RLIMIT_CPU, cpu_seconds)
     set_limit(resource.RLIMIT_CORE, 0)
+    set_limit(resource.RLIMIT_NOFILE, MAX_OPEN_FILES)  # pipes' buffers are memory too
 
 
 def set_limit(which: int, value: int) -> None:
@@ -559,10 +588,19 @@ def disarm() -> None:
 
 
 def hide_grader_modules() -> None:
-    """The grader's own modules leave sys.modules, so that importing them goes through the
-    hook, which refuses: the reference code must not answer for the submission."""
+    """The grader's own modules leave sys.modules (their files are not in the view either),
+    and the grader's token counting leaves the child's memory: a submission that walks the
+    harness's frames to its modules' globals finds no count to pass off as its own."""
+    counting = "mock_api.tokens"
     for name in [m for m in sys.modules if m.partition(".")[0] in GRADER_PACKAGES]:
-        del sys.modules[name]
+        module = sys.modules.pop(name)
+        namespace = getattr(module, "__dict__", {})
+        if name == counting:
+            namespace.clear()
+            continue
+        for key, value in list(namespace.items()):
+            if getattr(value, "__module__", None) == counting:
+                del namespace[key]
 
 
 def install_audit_hook(workdir: Path, hidden: Sequence[Path] = ()) -> None:

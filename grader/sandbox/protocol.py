@@ -15,16 +15,45 @@ import contextlib
 import json
 import os
 import selectors
+import signal
 import time
 from typing import Any
 
+from mock_api.jsonbody import BodyError, parse_json
+
 MAX_LINE = 64 * 1024 * 1024
+MAX_DEPTH = 64  # a message's JSON, checked before the parser recurses
 MAX_CHILD_LINE = 32 * 1024 * 1024  # a request body (base64) of a 1M-token case; never more
 
 # What the child may say, and how a case's run may end as the child tells it.
 CHILD_OPS = frozenset({"loaded", "read", "result", "request", "done"})
 CHILD_OUTCOMES = frozenset({"returned", "raised", "exit", "bad_signature"})
 FUNCTIONS = frozenset({"count_tokens", "trim_history"})
+
+
+# Exit codes of a case's child that are the harness's, not the student's.
+EXIT_INTERNAL = 70  # the harness itself failed in the child (out of memory, say)
+EXIT_CHANNEL_LOST = 75  # the child's pipe to the worker was closed or broken under it
+
+
+def frame(message: dict[str, Any]) -> bytes:
+    """A message as it goes into a pipe. The leading newline ends any partial line a killed
+    writer left there."""
+    return b"\n" + json.dumps(message, ensure_ascii=False).encode() + b"\n"
+
+
+def kill_group(pid: int | None) -> None:
+    """SIGKILL to a child's process group (it leads its own); nothing for no pid."""
+    if not pid:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def describe_status(status: int) -> dict[str, Any]:
+    if os.WIFSIGNALED(status):
+        return {"signal": os.WTERMSIG(status)}
+    return {"code": os.WEXITSTATUS(status)}
 
 
 class ProtocolError(RuntimeError):
@@ -49,9 +78,7 @@ class Channel:
             os.set_blocking(write_fd, False)
 
     def send(self, message: dict[str, Any]) -> None:
-        # A leading newline ends any partial line a killed writer left in the pipe.
-        data = b"\n" + json.dumps(message, ensure_ascii=False).encode() + b"\n"
-        view = memoryview(data)
+        view = memoryview(frame(message))
         while view:
             try:
                 written = os.write(self.write_fd, view)
@@ -109,8 +136,8 @@ class Channel:
 
 def parse(line: bytes | bytearray) -> dict[str, Any]:
     try:
-        message = json.loads(line)
-    except ValueError as exc:
+        message = parse_json(bytes(line), MAX_DEPTH)
+    except BodyError as exc:
         raise ProtocolError(f"not JSON: {bytes(line[:200])!r}") from exc
     if not isinstance(message, dict) or not isinstance(message.get("op"), str):
         raise ProtocolError(f"not a message: {bytes(line[:200])!r}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -23,11 +22,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.cases.script import ConversationScript, FunctionScript, Script
+from grader.cases.script import PARSED_OBJECT_BYTES, ConversationScript, FunctionScript, Script
 from grader.run import CaseRun, Outcome, load_error, split_turns
-from grader.sandbox.protocol import CHILD_OPS, Channel, ProtocolError, check_child_message
+from grader.sandbox.protocol import (
+    CHILD_OPS,
+    EXIT_CHANNEL_LOST,
+    EXIT_INTERNAL,
+    Channel,
+    ProtocolError,
+    check_child_message,
+    kill_group,
+)
 from grader.submission import Submission, SubmissionError, copy_staged, stage
-from mock_api.core import ChatCompletionsMock, MockRequest, MockResponse
+from mock_api import errors
+from mock_api.core import ChatCompletionsMock, MockRequest, MockResponse, json_response
 
 DUMMY_KEY = "sk-trimlab-grader-dummy-key"
 # -I: no PYTHON* variables, no user site; the worker imports this very checkout of the grader.
@@ -36,10 +44,7 @@ WORKER_BOOT = (
     "from grader.sandbox.worker import main; sys.exit(main())"
 )
 EXIT_GRACE = 5.0  # seconds for the worker to report a killed child's end
-MIN_REQUEST_CAP = 1024 * 1024  # bytes: any request of a built-in case fits many times over
 STACK_GRACE = 1.0  # seconds for the worker to bring a stuck child's stack
-# Exit codes of the worker's child (sandbox/worker.py): the harness's, not the student's.
-EXIT_INTERNAL, EXIT_CHANNEL_LOST = 70, 75
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,8 @@ class Flight:
     done: dict[str, Any] | None = None
     exited: dict[str, Any] | None = None
     requests: int = 0
-    received: int = 0  # bytes of request bodies, all told
+    kept: int = 0  # what the journal holds of this case's requests, in bytes (estimated)
+    keep: int = 0  # and the most it may hold: the script's ``journal_cap``
     marks: list[int] = field(default_factory=list)  # output offsets where each line was read
     ending: str = ""  # "timeout" or "stalled" once its stack was asked for
     killed: bool = False
@@ -118,10 +124,14 @@ class Sandbox:
     is stopped, and started afresh for the next case.
     """
 
-    def __init__(self, limits: Limits | None = None, audit_hook: bool = True) -> None:
-        """``audit_hook=False`` leaves the kernel's fences alone, to test that they hold."""
+    def __init__(
+        self, limits: Limits | None = None, audit_hook: bool = True, namespaces: bool = True
+    ) -> None:
+        """``audit_hook=False`` leaves the kernel's fences alone, to test that they hold;
+        ``namespaces=False`` grades as where none can be made (Docker, macOS), to test that."""
         self.limits = limits or Limits()
         self.audit_hook = audit_hook
+        self.namespaces = namespaces
         self.root = Path(tempfile.mkdtemp(prefix="trimlab-"))
         # The worker seeds it itself as it loads the encodings: it starts sooner that way.
         self.cache = self.root / "tiktoken-cache"
@@ -152,6 +162,7 @@ class Sandbox:
                 package_root(),
                 str(to_worker_r),
                 str(from_worker_w),
+                "namespaces" if self.namespaces else "no-namespaces",
             ],
             pass_fds=(to_worker_r, from_worker_w),
             env=scrubbed_environment(self.cache, home),
@@ -259,6 +270,8 @@ class Sandbox:
         flight = Flight(index, script, file, submission.staged, case_dir, workdir, output, mock,
                         CaseRun(script, Outcome("vanished")),
                         deadline=time.monotonic() + script.case.timeout, stall=stall)  # fmt: skip
+        if isinstance(script, ConversationScript):
+            flight.keep = script.journal_cap
         assert self.channel is not None
         message = case_message(script, workdir, file.name, output, self.limits)
         self.channel.send({**message, "case": index, "audit_hook": self.audit_hook})
@@ -304,22 +317,21 @@ class Sandbox:
             self._kill(flight)
         elif op == "request" and flight.mock is not None:
             flight.requests += 1
-            size = len(message["body"]) * 3 // 4  # base64
-            flight.received += size
-            each, total = request_caps(flight.script)
-            if flight.requests > max_requests(flight.script) or flight.received > total:
+            if flight.requests <= max_requests(flight.script) and flight.kept <= flight.keep:
+                flight.kept += self._answer(flight, message)
+            if flight.requests > max_requests(flight.script) or flight.kept > flight.keep:
                 kill_group(flight.child)
+                what = (
+                    f"more than {max_requests(flight.script)} requests"
+                    if flight.requests > max_requests(flight.script)
+                    else f"more than {megabytes(flight.keep)} of requests (a correct REPL "
+                    "sends far less)"
+                )
                 lines = len(flight.script.lines)
                 run.outcome = Outcome(
-                    "flood",
-                    f"sent more than {max_requests(flight.script)} requests or {megabytes(total)}"
-                    f" of requests for {lines} input lines; the case was stopped",
+                    "flood", f"sent {what} for {lines} input lines; the case was stopped"
                 )
                 flight.deadline = time.monotonic() + EXIT_GRACE
-            elif size > each:  # answered as the API answers it, and never parsed nor kept
-                self._reply(flight, too_large(size, each))
-            else:
-                self._answer(flight, message)
         elif op == "result":
             record_result(run, flight.script, message)
         elif op == "done":
@@ -401,7 +413,8 @@ class Sandbox:
         run.seconds = time.monotonic() - flight.started
         return run
 
-    def _answer(self, flight: Flight, message: dict[str, Any]) -> None:
+    def _answer(self, flight: Flight, message: dict[str, Any]) -> int:
+        """Answer the request with the mock; what keeping it costs the grader, in bytes."""
         assert self.channel is not None and flight.mock is not None
         try:
             body = base64.b64decode(message.get("body", ""))
@@ -410,13 +423,13 @@ class Sandbox:
                 str(message.get("method")), str(message.get("path")), headers, body
             )
         except (ValueError, TypeError):
-            request = MockRequest("POST", "/v1/chat/completions", {}, b"")
+            request, body = MockRequest("POST", "/v1/chat/completions", {}, b""), b""
         try:
-            _, response = flight.mock.exchange(request)
-        except Exception as exc:  # the mock's own failure costs this request, no other case
-            response = api_error(500, f"The server had an error ({type(exc).__name__}).",
-                                 "server_error", None)  # fmt: skip
+            entry, response = flight.mock.exchange(request)
+        except Exception:  # the mock's own failure costs this request, no other case
+            entry, response = None, json_response(500, errors.server_error().envelope())
         self._reply(flight, response)
+        return kept_cost(len(body), entry.messages if entry is not None else [])
 
     def _reply(self, flight: Flight, response: MockResponse) -> None:
         assert self.channel is not None
@@ -462,29 +475,12 @@ def max_requests(script: Script) -> int:
     return max(200, 10 * lines)
 
 
-def request_caps(script: Script) -> tuple[int, int]:
-    """The largest request body, and the most bytes of requests in all, that a correct REPL
-    could send for this case (its budget, a generous 16 bytes a token, every line): the
-    grader's memory stays bounded whatever a submission sends."""
-    each = max(MIN_REQUEST_CAP, script.case.budget * 16)
-    lines = len(script.lines) if isinstance(script, ConversationScript) else 0
-    return each, each * (lines + 10)
-
-
-def too_large(size: int, cap: int) -> MockResponse:
-    return api_error(
-        413,
-        f"Request body too large: {size:,} bytes; at most {cap:,} bytes for this case.",
-        "invalid_request_error",
-        "request_too_large",
-    )
-
-
-def api_error(status: int, message: str, kind: str, code: str | None) -> MockResponse:
-    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
-    return MockResponse(
-        status, {"content-type": "application/json"}, json.dumps(body).encode(), None
-    )
+def kept_cost(size: int, messages: list[Any]) -> int:
+    """A parsed request's memory, roughly: its text, and a few hundred bytes for each message
+    and part object (a request of many tiny messages costs many times its bytes)."""
+    parts = sum(len(m["content"]) for m in messages
+                if isinstance(m, dict) and isinstance(m.get("content"), list))  # fmt: skip
+    return size + PARSED_OBJECT_BYTES * (len(messages) + parts)
 
 
 def megabytes(size: int) -> str:
@@ -600,13 +596,6 @@ def vanished_message(
     if code == EXIT_INTERNAL:
         return f"the grading harness failed in the submission's process (out of memory?) {ending}"
     return f"the process exited with code {code} {ending} (os._exit?)"
-
-
-def kill_group(pid: int | None) -> None:
-    if not pid:
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
 
 
 def read_capped(path: Path, limit: int) -> bytes:

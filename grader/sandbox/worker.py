@@ -1,79 +1,45 @@
-"""The worker: forks the process that runs submission code, and relays what it says.
+"""The worker: imports what every submission uses once, and relays for every case's child.
 
-It imports the heavy modules once (openai, tiktoken and its encodings, respx), then forks a
-fresh child per case, so that each case starts from a clean module and a crash, a hang or an
-``os._exit`` ends only that case. The child's requests are intercepted by respx and sent, over
-the child's own pipes, to the worker, which checks each message and passes it on to the grader;
-the grader answers with its mock and keeps the journal.
+Each case runs in a fresh child, so a crash, a hang or an ``os._exit`` ends only that case.
+The children are forked by the zygote (grader/sandbox/zygote.py), a copy of this process made
+before any case arrived: a child's memory holds nothing of another case. The worker itself
+never runs submission code. It hands each child its case, checks every line the child writes,
+tags it with its case and passes it on to the grader, which answers requests with its mock and
+keeps the journal; the child never holds the grader's pipes. Writes to a child never block: a
+child that stops reading its replies is stopped, and no other case waits for it.
 
-The child never holds the grader's pipes: whatever it writes reaches the worker, which stops
-the case at the first line that is not a message of the protocol. Only the worker tells the
-grader that a case started, broke the protocol or ended.
-
-Started by ``grader.sandbox.runner.Sandbox`` with the two pipe ends as ``sys.argv[2:4]``.
+Started by ``grader.sandbox.runner.Sandbox`` with the package root, the two pipe ends and
+"namespaces" or "no-namespaces" as ``sys.argv[1:5]``.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import copy
-import faulthandler
-import importlib.util
-import inspect
-import io
-import json
 import os
 import selectors
 import signal
+import socket
 import sys
 import tempfile
-import threading
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from grader.sandbox import guard
-from grader.sandbox.protocol import MAX_CHILD_LINE, Channel, ProtocolError, check_child_message
-from mock_api.core import MockRequest, MockResponse
+from grader.sandbox import guard, zygote
+from grader.sandbox.child import Context
+from grader.sandbox.protocol import (
+    MAX_CHILD_LINE,
+    Channel,
+    ProtocolError,
+    check_child_message,
+    frame,
+    kill_group,
+)
 from mock_api.intercept import intercept
 
-REQUIRED = ("count_tokens", "trim_history", "main")
-EXIT_INTERNAL = 70  # the harness itself failed in the child (out of memory, say)
-EXIT_CHANNEL_LOST = 75  # the child's pipe to the worker was closed or broken under it
 POLL_SECONDS = 0.05
-HARNESS_FILE = "grader/sandbox/worker.py"
-MAX_RESULT = 4 * 1024 * 1024  # a function's result larger than this is not reported whole
 MAX_STACK = 64 * 1024
-
-
-@dataclass
-class Context:
-    """What every case's child gets from the worker: the fences that work, what to hide."""
-
-    fences: guard.Fences
-    pid_namespaces: guard.PidNamespaces | None = None
-    hidden: list[Path] = field(default_factory=list)
-    view: guard.View | None = None
-    rules: Any = None  # the seccomp filter, built once
-
-    def fork(self) -> int:
-        return self.pid_namespaces.fork() if self.pid_namespaces else os.fork()
-
-    def enter_view(self, workdir: Path) -> None:
-        """The file-system view the probe found to work; the case stops if it fails now."""
-        if self.fences.view:
-            assert self.view is not None
-            if not guard.enter_view(self.view, workdir):
-                raise OSError("the file-system view could not be built for this case")
-        elif self.fences.unprivileged_user and not guard.become_nobody(workdir):
-            raise OSError("could not become an unprivileged user for this case")
-
-    def forbid_new_programs(self) -> None:
-        if self.fences.seccomp and not guard.forbid(self.rules):
-            raise OSError("the seccomp filter could not be loaded for this case")
+MAX_OUTBOX = 64 * 1024 * 1024  # replies a child has not read yet; more, and it is stopped
 
 
 def preload() -> dict[str, str]:
@@ -116,13 +82,13 @@ def preload() -> dict[str, str]:
 def main() -> int:
     channel = Channel(int(sys.argv[2]), int(sys.argv[3]))
     versions = preload()
-    network = guard.isolate_network()
+    namespaces = sys.argv[4] == "namespaces"
+    network = guard.isolate_network() if namespaces else ""
     view = guard.plan_view([Path(os.environ.get("TIKTOKEN_CACHE_DIR", "/nonexistent"))])
     rules = guard.program_filter()
     with tempfile.TemporaryDirectory(prefix="probe-", dir=os.getcwd()) as scratch:
-        fences = guard.probe(Path(scratch), view, rules)
+        fences = guard.probe(Path(scratch), view if namespaces else None, rules, namespaces)
     fences.network = network
-    fences.unprivileged_user = not fences.view and os.geteuid() == 0
     context = Context(
         fences,
         guard.PidNamespaces() if fences.pid_namespace else None,
@@ -130,6 +96,7 @@ def main() -> int:
         view,
         rules,
     )
+    forker = zygote.start(context, [channel.read_fd, channel.write_fd])
     channel.send(
         {
             "op": "ready",
@@ -139,7 +106,7 @@ def main() -> int:
             **versions,
         }
     )
-    serve(channel, context)
+    serve(channel, forker)
     return 0
 
 
@@ -148,103 +115,180 @@ class Child:
     """A case's child process, as the worker relays for it."""
 
     case: int  # the grader's number for the case, on every message about it
-    pid: int
     channel: Channel
-    stack_fd: int = -1  # where its faulthandler writes its stack when asked (SIGUSR2)
+    stack_fd: int  # where its faulthandler writes its stack when asked (SIGUSR2)
+    pid: int = 0  # 0 until the zygote says it forked it
+    outbox: bytearray = field(default_factory=bytearray)  # what it has yet to read
     open: bool = True  # its pipe to us has not reached end of file
     problem: str = ""  # what it did against the protocol, if anything
 
 
-def serve(grader: Channel, context: Context) -> None:
-    """Cases as the grader sends them, several at once: each child's messages, checked and
-    tagged with its case, to the grader; the grader's replies to the child they are for."""
-    children: dict[int, Child] = {}
-    with selectors.DefaultSelector() as selector:
-        selector.register(grader.read_fd, selectors.EVENT_READ, None)
-        while True:
-            for child in list(children.values()):
-                ended, status = os.waitpid(child.pid, os.WNOHANG)
-                if ended:
-                    finish(child, status, grader, selector)
-                    del children[child.case]
-            closing = any(not c.open for c in children.values())
-            timeout = 0.005 if closing else POLL_SECONDS if children else None
-            for key, _ in selector.select(timeout):
-                child = key.data
-                if child is None:
-                    if not from_grader(grader, children, selector, context):
-                        for child in children.values():
-                            kill_group(child.pid)
-                        return
-                elif child.open:
-                    pass_on(child, grader, selector)
+class Relay:
+    """Every case in flight, and the one selector that waits for all of them at once."""
+
+    def __init__(self, grader: Channel, forker: socket.socket) -> None:
+        self.grader, self.forker = grader, forker
+        self.children: dict[int, Child] = {}  # by case
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(grader.read_fd, selectors.EVENT_READ, "grader")
+        self.selector.register(forker, selectors.EVENT_READ, "zygote")
+
+    def by_pid(self, pid: int) -> Child | None:
+        return next((c for c in self.children.values() if c.pid == pid), None)
+
+    def start(self, message: dict[str, Any]) -> None:
+        """A new case: pipes for its child, which the zygote forks; its case is the first
+        thing the child reads."""
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        stack_r, stack_w = os.pipe()
+        os.set_blocking(stack_r, False)
+        os.set_blocking(to_child_w, False)
+        case = int(message.get("case", 0))
+        zygote.ask(self.forker, case, [to_child_r, from_child_w, stack_w])
+        for fd in (to_child_r, from_child_w, stack_w):
+            os.close(fd)
+        child = Child(case, Channel(from_child_r, to_child_w, MAX_CHILD_LINE), stack_r)
+        self.children[case] = child
+        self.send(child, message)
+
+    def forked(self, case: int, pid: int) -> None:
+        """The zygote made the child: only now is it heard, so "started" comes first."""
+        child = self.children.get(case)
+        if child is None:
+            kill_group(pid)
+            return
+        child.pid = pid
+        self.grader.send({"op": "started", "case": case, "pid": pid})
+        self.selector.register(child.channel.read_fd, selectors.EVENT_READ, child)
+
+    def send(self, child: Child, message: dict[str, Any]) -> None:
+        """Queue a message for the child and write what its pipe takes now."""
+        if len(child.outbox) > MAX_OUTBOX:
+            if not child.problem:
+                child.problem = "it stopped reading the grader's replies"
+                kill_group(child.pid)
+            return
+        child.outbox += frame(message)
+        self.flush(child)
+
+    def flush(self, child: Child) -> None:
+        fd = child.channel.write_fd
+        while child.outbox:
+            try:
+                written = os.write(fd, child.outbox)
+            except BlockingIOError:
+                break
+            except OSError:  # the child is gone: nobody will read it
+                child.outbox.clear()
+                break
+            del child.outbox[:written]
+        self.watch_writes(child, bool(child.outbox))
+
+    def watch_writes(self, child: Child, wanted: bool) -> None:
+        key = ("out", child.case)
+        try:
+            registered = self.selector.get_key(child.channel.write_fd)
+        except KeyError:
+            registered = None
+        if wanted and registered is None:
+            self.selector.register(child.channel.write_fd, selectors.EVENT_WRITE, key)
+        elif not wanted and registered is not None:
+            self.selector.unregister(child.channel.write_fd)
+
+    def from_grader(self) -> bool:
+        """New cases, replies, requests for a stack. False when the grader has gone or says quit."""
+        try:
+            while True:
+                message = self.grader.receive(0)
+                if message is None or message["op"] == "quit":
+                    return False
+                child = self.children.get(message.get("case", -1))
+                if message["op"] == "case":
+                    self.start(message)
+                elif message["op"] == "response" and child is not None:
+                    self.send(child, message)
+                elif message["op"] == "dump" and child is not None:
+                    text = take_stack(child)
+                    self.grader.send({"op": "stack", "case": child.case, "text": text})
+        except TimeoutError:
+            return True
+        except ProtocolError:
+            return False
+
+    def from_zygote(self) -> bool:
+        """Children forked and children ended. False when the zygote has gone."""
+        for message in zygote.news(self.forker):
+            if message is None:
+                return False
+            if message["op"] == "forked":
+                self.forked(message["case"], message["pid"])
+            elif message["op"] == "exited":
+                child = self.by_pid(message["pid"])
+                if child is not None:
+                    self.finish(child, message["status"])
+        return True
+
+    def pass_on(self, child: Child) -> None:
+        """What the child has written so far, message by message, checked and tagged. The
+        first line that is not a message of the protocol ends the child."""
+        try:
+            while True:
+                message = child.channel.receive(0)
+                if message is None:
+                    break
+                self.grader.send({**check_child_message(message), "case": child.case})
+        except TimeoutError:
+            return
+        except ProtocolError as exc:
+            child.problem = str(exc)
+            kill_group(child.pid)
+        child.open = False
+        self.selector.unregister(child.channel.read_fd)
+
+    def finish(self, child: Child, status: dict[str, Any]) -> None:
+        """The child has ended: what it still had to say, then how it ended."""
+        if child.open:
+            self.pass_on(child)
+            if child.open:  # wrote a partial line and died: nothing more will come
+                child.open = False
+                self.selector.unregister(child.channel.read_fd)
+        self.watch_writes(child, False)
+        child.channel.close()
+        with contextlib.suppress(OSError):
+            os.close(child.stack_fd)
+        if child.problem:
+            self.grader.send({"op": "protocol", "case": child.case, "detail": child.problem})
+        self.grader.send({"op": "exited", "case": child.case, "pid": child.pid, **status})
+        del self.children[child.case]
+
+    def stop(self) -> None:
+        for child in self.children.values():
+            kill_group(child.pid)
 
 
-def from_grader(
-    grader: Channel, children: dict[int, Child], selector: selectors.BaseSelector, context: Context
-) -> bool:
-    """What the grader has sent: new cases, and replies. False when it has gone or says quit."""
+def serve(grader: Channel, forker: socket.socket) -> None:
+    """Cases as the grader sends them, several at once, until it says quit or goes."""
+    relay = Relay(grader, forker)
     try:
         while True:
-            message = grader.receive(0)
-            if message is None or message["op"] == "quit":
-                return False
-            if message["op"] == "case":
-                child = start(message, grader, context)
-                children[child.case] = child
-                selector.register(child.channel.read_fd, selectors.EVENT_READ, child)
-            elif message["op"] == "response":
-                child = children.get(message.get("case", -1))
-                if child is not None:
-                    with contextlib.suppress(OSError):  # the child may be gone already
-                        child.channel.send(message)
-            elif message["op"] == "dump":
-                child = children.get(message.get("case", -1))
-                if child is not None:
-                    grader.send({"op": "stack", "case": child.case, "text": take_stack(child)})
-    except TimeoutError:
-        return True
-    except ProtocolError:
-        return False
-
-
-def start(message: dict[str, Any], grader: Channel, context: Context) -> Child:
-    """One case in a fresh child, with pipes of its own. Its input lines are an unlinked file
-    that only it holds: no other process can open them by a path."""
-    to_child_r, to_child_w = os.pipe()
-    from_child_r, from_child_w = os.pipe()
-    stack_r, stack_w = os.pipe()
-    os.set_blocking(stack_r, False)
-    stdin = input_file(message.get("lines", []))
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = context.fork()
-    if pid == 0:
-        code = EXIT_INTERNAL
-        try:
-            for fd in (to_child_w, from_child_r, stack_r):
-                os.close(fd)
-            channel = ChildChannel(to_child_r, from_child_w)
-            code = run_child(message, channel, context, stdin, stack_w)
-        finally:
-            os._exit(code)
-    with contextlib.suppress(OSError):
-        os.setpgid(pid, pid)  # also done by the child: whichever runs first
-    for fd in (to_child_r, from_child_w, stack_w, stdin):
-        os.close(fd)
-    case = int(message.get("case", 0))
-    grader.send({"op": "started", "case": case, "pid": pid})
-    return Child(case, pid, Channel(from_child_r, to_child_w, MAX_CHILD_LINE), stack_r)
-
-
-def input_file(lines: list[str]) -> int:
-    """The case's lines in a file with no name, at offset 0."""
-    with tempfile.TemporaryFile() as f:
-        f.write("".join(line + "\n" for line in lines).encode("utf-8"))
-        f.flush()
-        fd = os.dup(f.fileno())
-    os.lseek(fd, 0, os.SEEK_SET)
-    return fd
+            closing = any(not c.open for c in relay.children.values())
+            timeout = 0.005 if closing else POLL_SECONDS if relay.children else None
+            for key, _ in relay.selector.select(timeout):
+                if key.data == "grader":
+                    if not relay.from_grader():
+                        return
+                elif key.data == "zygote":
+                    if not relay.from_zygote():
+                        return
+                elif isinstance(key.data, tuple):
+                    child = relay.children.get(key.data[1])
+                    if child is not None:
+                        relay.flush(child)
+                elif key.data.open:
+                    relay.pass_on(key.data)
+    finally:
+        relay.stop()
 
 
 def take_stack(child: Child, wait: float = 0.5) -> str:
@@ -264,319 +308,3 @@ def take_stack(child: Child, wait: float = 0.5) -> str:
             chunks.append(chunk)
             wait = 0.05  # the rest of a dump follows at once
     return b"".join(chunks)[:MAX_STACK].decode("utf-8", errors="replace")
-
-
-def pass_on(child: Child, grader: Channel, selector: selectors.BaseSelector) -> None:
-    """What the child has written so far, message by message, checked and tagged. The first
-    line that is not a message of the protocol ends the child."""
-    try:
-        while True:
-            message = child.channel.receive(0)
-            if message is None:
-                break
-            grader.send({**check_child_message(message), "case": child.case})
-    except TimeoutError:
-        return
-    except ProtocolError as exc:
-        child.problem = str(exc)
-        kill_group(child.pid)
-    child.open = False
-    selector.unregister(child.channel.read_fd)
-
-
-def finish(child: Child, status: int, grader: Channel, selector: selectors.BaseSelector) -> None:
-    """The child has ended: what it still had to say, then how it ended."""
-    if child.open:
-        pass_on(child, grader, selector)
-        if child.open:  # wrote a partial line and died: nothing more will come
-            child.open = False
-            selector.unregister(child.channel.read_fd)
-    child.channel.close()
-    with contextlib.suppress(OSError):
-        os.close(child.stack_fd)
-    if child.problem:
-        grader.send({"op": "protocol", "case": child.case, "detail": child.problem})
-    grader.send({"op": "exited", "case": child.case, "pid": child.pid, **describe_status(status)})
-
-
-def kill_group(pid: int) -> None:
-    with contextlib.suppress(OSError):
-        os.killpg(pid, signal.SIGKILL)
-
-
-def describe_status(status: int) -> dict[str, Any]:
-    if os.WIFSIGNALED(status):
-        return {"signal": os.WTERMSIG(status)}
-    return {"code": os.WEXITSTATUS(status)}
-
-
-class ChildChannel(Channel):
-    """The child's end: a pipe that fails under it ends the child, with its own exit code.
-
-    A submission's threads may read input while another sends a request: one message at a
-    time goes into the pipe, and one request at a time waits for its reply.
-    """
-
-    def __init__(self, read_fd: int, write_fd: int) -> None:
-        super().__init__(read_fd, write_fd)
-        self.sending = threading.Lock()
-        self.exchanging = threading.Lock()
-
-    def send(self, message: dict[str, Any]) -> None:
-        try:
-            with self.sending:
-                super().send(message)
-        except OSError:
-            os._exit(EXIT_CHANNEL_LOST)
-
-    def receive(self, timeout: float | None = None) -> dict[str, Any] | None:
-        try:
-            message = super().receive(timeout)
-        except (OSError, ProtocolError):
-            os._exit(EXIT_CHANNEL_LOST)
-        if message is None:
-            os._exit(EXIT_CHANNEL_LOST)
-        return message
-
-
-def run_child(
-    message: dict[str, Any], channel: Channel, context: Context, stdin: int, stack: int
-) -> int:
-    """In the child: fence it in, then load the submission and run the case."""
-    os.setpgid(0, 0)
-    guard.die_with_parent()
-    workdir = Path(message["workdir"])
-    redirect_stdio(stdin, Path(message["output"]), channel)
-    # On the grader's word (a time-out, a stall), the student's stack goes to the worker.
-    faulthandler.register(signal.SIGUSR2, file=stack, all_threads=True, chain=False)
-    close_other_fds({channel.read_fd, channel.write_fd, stack})
-    context.enter_view(workdir)
-    os.chdir(workdir)
-    os.environ.update(HOME=str(workdir), TMPDIR="/tmp" if context.fences.view else str(workdir))
-    tempfile.tempdir = None
-    sys.path.insert(0, str(workdir))
-    sys.dont_write_bytecode = True
-    guard.limit_resources(
-        message.get("memory_bytes"), message["output_bytes"], int(message["timeout"]) + 2
-    )
-    if context.fences.no_capabilities:
-        guard.drop_capabilities()
-    guard.disarm()
-    guard.hide_grader_modules()
-    context.forbid_new_programs()
-    if message.get("audit_hook", True):  # off only in tests of the kernel's fences alone
-        guard.install_audit_hook(workdir, context.hidden)
-
-    module = load_submission(workdir / message["file"], channel)
-    if module is None:
-        return 0
-    if message["kind"] == "functions":
-        outcome = run_functions(module, message, channel)
-    else:
-        outcome = run_conversation(module, message, channel)
-    channel.send({"op": "done", **outcome})  # first: a flush that hangs cannot undo it
-    flush_stdio()
-    return 0
-
-
-def close_other_fds(keep: set[int]) -> None:
-    """Everything the worker had open, gone: the child keeps stdio and its own two pipes."""
-    start = 3
-    for fd in sorted(keep):
-        os.closerange(start, fd)
-        start = fd + 1
-    os.closerange(start, max(os.sysconf("SC_OPEN_MAX"), 1024, start + 1))
-
-
-def redirect_stdio(stdin: int, output: Path, channel: Channel) -> None:
-    """The case's input lines on fd 0; stdout and stderr, capped, into one file."""
-    out_fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(stdin, 0)
-    os.dup2(out_fd, 1)
-    os.dup2(out_fd, 2)
-    os.close(stdin)
-    os.close(out_fd)
-    # These wrappers live as long as the process: no context manager can own them.
-    sys.stdin = ReportingStdin(open(0, "rb", closefd=False), channel)  # noqa: SIM115
-    sys.stdout = io.TextIOWrapper(
-        open(1, "wb", closefd=False),  # noqa: SIM115
-        encoding="utf-8",
-        errors="replace",
-        line_buffering=True,
-    )
-    sys.stderr = sys.stdout
-
-
-class ReportingStdin(io.TextIOWrapper):
-    """sys.stdin that tells the worker each line it hands out, and how far the output had
-    got: the report shows what the REPL printed for each line, and a REPL that reads is
-    making progress. ``input()`` and iteration both come through here."""
-
-    def __init__(self, buffer: Any, channel: Channel) -> None:
-        super().__init__(buffer, encoding="utf-8")
-        self.channel = channel
-        self.lines = 0
-
-    def mark(self, line: str) -> None:
-        flush_stdio()
-        try:
-            offset = os.lseek(1, 0, os.SEEK_CUR)
-        except OSError:
-            offset = 0
-        self.channel.send({"op": "read", "line": self.lines if line else -1, "offset": offset})
-        if line:
-            self.lines += 1
-
-    def readline(self, size: int | None = -1) -> str:
-        line = super().readline(-1 if size is None else size)
-        self.mark(line)
-        return line
-
-    def __next__(self) -> str:
-        try:
-            line = super().__next__()
-        except StopIteration:
-            self.mark("")
-            raise
-        self.mark(line)
-        return line
-
-
-def flush_stdio() -> None:
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-
-
-def load_submission(path: Path, channel: Channel) -> ModuleType | None:
-    """A fresh module from the file; tells the grader whether it loaded and what it lacks."""
-    try:
-        spec = importlib.util.spec_from_file_location("chat_repl", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["chat_repl"] = module
-        spec.loader.exec_module(module)
-    except BaseException as exc:
-        channel.send({"op": "loaded", "ok": False, "error": describe_exception(exc, path)})
-        return None
-    missing = [name for name in REQUIRED if not defines(module, name)]
-    channel.send({"op": "loaded", "ok": not missing, "missing": missing})
-    return None if missing else module
-
-
-def defines(module: ModuleType, name: str) -> bool:
-    try:
-        return callable(getattr(module, name, None))
-    except Exception:
-        return False
-
-
-def describe_exception(exc: BaseException, path: Path | None = None) -> dict[str, Any]:
-    """Type, message, and the traceback lines that are the student's, not ours."""
-    try:
-        frames = traceback.extract_tb(exc.__traceback__)
-        own = [f for f in frames if not f.filename.replace(os.sep, "/").endswith(HARNESS_FILE)]
-        lines = traceback.format_list(own[-6:]) if own else []
-        if isinstance(exc, SyntaxError):
-            lines = traceback.format_exception_only(type(exc), exc)
-    except Exception:
-        lines = []
-    try:
-        text = str(exc)[:2000]
-    except Exception:
-        text = "(the exception cannot be printed)"
-    code = exc.code if isinstance(exc, SystemExit) else None
-    return {
-        "type": type(exc).__name__,
-        "bases": [cls.__name__ for cls in type(exc).__mro__],
-        "message": text,
-        "traceback": "".join(lines)[-4000:],
-        "code": int(code) if isinstance(code, int) else None,
-    }
-
-
-def jsonable(value: Any) -> dict[str, Any]:
-    """A function's result as the grader can read it, whatever the submission returned."""
-    try:
-        text = json.dumps(value)
-        if len(text) > MAX_RESULT:
-            return {"unreadable": f"{type(value).__name__} of {len(text):,} bytes as JSON"}
-        return {"value": json.loads(text)}
-    except Exception:
-        try:
-            shown = repr(value)[:200]
-        except Exception:
-            shown = "(cannot be printed)"
-        return {"unreadable": f"{type(value).__name__}: {shown}"}
-
-
-def run_functions(module: ModuleType, message: dict[str, Any], channel: Channel) -> dict[str, Any]:
-    """Each sample through the function, one message per call; sys.exit in a call is its
-    error, not the end of the case."""
-    model = message["model"]
-    for index, messages in enumerate(message["count_samples"]):
-        try:
-            result = jsonable(module.count_tokens(messages, model=model))
-        except BaseException as exc:
-            result = {"error": describe_exception(exc)}
-        channel.send({"op": "result", "fn": "count_tokens", "index": index, **result})
-    for index, sample in enumerate(message["trim_samples"]):
-        argument = copy.deepcopy(sample["messages"])
-        try:
-            value = module.trim_history(argument, max_input_tokens=sample["budget"], model=model)
-            result = jsonable(value)
-        except BaseException as exc:
-            result = {"error": describe_exception(exc)}
-        channel.send(
-            {
-                "op": "result",
-                "fn": "trim_history",
-                "index": index,
-                "argument_after": jsonable(argument),
-                **result,
-            }
-        )
-    return {"outcome": "returned"}
-
-
-def run_conversation(
-    module: ModuleType, message: dict[str, Any], channel: ChildChannel
-) -> dict[str, Any]:
-    def forward(request: MockRequest) -> MockResponse:
-        headers = {
-            k: v for k, v in request.headers.items() if k in ("authorization", "content-type")
-        }
-        with channel.exchanging:
-            channel.send(
-                {
-                    "op": "request",
-                    "method": request.method,
-                    "path": request.path,
-                    "headers": headers,
-                    "body": base64.b64encode(request.body).decode(),
-                }
-            )
-            reply = channel.receive()
-        if reply is None or reply.get("op") != "response":
-            os._exit(EXIT_CHANNEL_LOST)  # the grader is gone or confused: nothing left to do
-        return MockResponse(
-            reply["status"], reply["headers"], base64.b64decode(reply["body"]), reply.get("timeout")
-        )
-
-    kwargs = {
-        "system_prompt": message["system_prompt"],
-        "model": message["model"],
-        "max_input_tokens": message["budget"],
-    }
-    try:
-        inspect.signature(module.main).bind(**kwargs)
-    except Exception as exc:
-        return {"outcome": "bad_signature", "error": {"type": "TypeError", "message": str(exc)}}
-    with intercept(forward):
-        try:
-            module.main(**kwargs)
-        except SystemExit as exc:
-            return {"outcome": "exit", "error": describe_exception(exc)}
-        except BaseException as exc:
-            return {"outcome": "raised", "error": describe_exception(exc)}
-    return {"outcome": "returned"}

@@ -19,6 +19,15 @@ python3 -m venv "$ROOT/venv"
 "$ROOT/venv/bin/python" -m pip install --quiet --upgrade pip
 "$ROOT/venv/bin/python" -m pip install --quiet "$SOURCE/trimlab"
 
+# Where Docker allows no namespaces, each submission runs as the unprivileged user nobody: the
+# cases and trimlab's own packages (the reference solution among them) must be unreadable to
+# it, while the interpreter and the other packages stay readable.
+SITE="$("$ROOT/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+chmod -R go-rwx "$SOURCE"
+for package in grader mock_api solution; do
+  if [ -d "$SITE/$package" ]; then chmod -R go-rwx "$SITE/$package"; fi
+done
+
 if ! "$ROOT/venv/bin/grade" --cases "$SOURCE/cases" --jobs 1 >"$ROOT/setup-check.txt" 2>&1; then
   cat "$ROOT/setup-check.txt" >&2
   echo "The reference solution does not pass the bundle's cases (above): fix them and rebuild." >&2

@@ -1,0 +1,130 @@
+"""What the sandbox records of a run, and what it refuses before running anything: a stuck
+REPL is stopped at its stall time with its own stack, the output is kept per input line, a
+submission that is not plain files is refused by name, and without namespaces the child is
+an unprivileged user."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from grader.cases import load_case
+from grader.cases.script import make_script
+from grader.sandbox.runner import Limits, Sandbox
+from tests.test_grader_hostile import submission
+
+REPO = Path(__file__).resolve().parent.parent
+CHAT = """\
+id = "chat"
+budget = 300
+timeout = 20
+stall = 1.5
+
+[replies]
+tokens = 20
+
+[[lines]]
+tokens = 30
+repeat = 4
+"""
+
+
+@pytest.fixture(scope="module")
+def script(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    path = tmp_path_factory.mktemp("cases") / "chat.toml"
+    path.write_text(CHAT, encoding="utf-8")
+    return make_script(load_case(path))
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Sandbox:  # type: ignore[misc]
+    with Sandbox(Limits(memory_mb=256, output_kb=64)) as box:
+        yield box
+
+
+def test_a_stuck_repl_is_stopped_at_its_stall_time_with_its_own_stack(
+    sandbox: Sandbox,
+    script,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    started = time.monotonic()
+    run = sandbox.run(script, submission(tmp_path, "stall_after_line"))
+    assert time.monotonic() - started < 8  # stall 1.5 s, far under the 20 s limit
+    assert run.outcome.kind == "stalled"
+    assert "read line 1 of 4, then sent no request" in run.outcome.message
+    frames = run.outcome.stack.splitlines()
+    assert frames[0].startswith("chat_repl.py, line ") and frames[0].endswith("in main")
+    assert "in spin" in frames[-2]
+    assert frames[-1].strip() == "while time.monotonic() < deadline:"
+    assert str(sandbox.root) not in run.outcome.stack  # the student's names, not the copy's
+
+
+def test_the_output_is_kept_per_input_line(sandbox: Sandbox, script, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run = sandbox.run(script, submission(tmp_path, "honest"))
+    assert run.outcome.kind == "returned"
+    assert run.lines_read == 4 and run.read_eof
+    assert len(run.turns) == 4
+    replies = [entry.reply for entry in run.journal]
+    for turn, reply in zip(run.turns, replies, strict=True):
+        assert reply and turn.strip() == reply  # _base's REPL prints the reply, and only it
+    assert run.preamble == ""
+
+
+def grade(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from grader.cli import grade; grade()", *map(str, args)],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )  # fmt: skip
+
+
+def test_a_symbolic_link_to_the_reference_is_refused_by_name(tmp_path: Path) -> None:
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "chat_repl.py").symlink_to(REPO / "solution" / "chat_repl.py")
+    for target in (linked, linked / "chat_repl.py"):
+        done = grade(target, "--case", "short_chat", "--format", "json")
+        assert done.returncode == 1, done.stderr
+        report = json.loads(done.stdout)
+        assert report["score"] == 0 and report["passed"] is False
+        assert "chat_repl.py is a symbolic link to " in report["error"]
+        assert "submit the file itself" in report["error"]
+
+
+def test_links_anywhere_and_oversized_files_are_refused_by_name(tmp_path: Path) -> None:
+    folder = submission(tmp_path, "honest")
+    (folder / "helpers").mkdir()
+    (folder / "helpers" / "passwd.txt").symlink_to("/etc/passwd")
+    done = grade(folder, "--case", "short_chat")
+    assert "helpers/passwd.txt is a symbolic link to /etc/passwd" in done.stdout
+    (folder / "helpers" / "passwd.txt").unlink()
+    (folder / "big.bin").write_bytes(b"\0" * (3 * 1024 * 1024))
+    done = grade(folder, "--case", "short_chat")
+    assert "big.bin is 3 MB; each file may be at most 2 MB" in done.stdout
+    assert "FileNotFoundError" not in done.stdout + done.stderr
+
+
+def test_a_folder_without_the_file_says_what_it_found(tmp_path: Path) -> None:
+    folder = tmp_path / "alice"
+    folder.mkdir()
+    (folder / "main.py").write_text("print('hi')\n")
+    done = grade(folder / "chat_repl.py")
+    assert "no such file" in done.stdout + done.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can run a child as nobody")
+def test_without_namespaces_the_child_is_nobody_and_the_report_says_so(
+    script,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    with Sandbox(Limits(memory_mb=256, output_kb=64), namespaces=False) as box:
+        run = box.run(script, submission(tmp_path, "whoami"))
+        assert "UID 65534" in run.output
+        assert run.outcome.kind == "returned", run.outcome
+        assert "unprivileged user" in box.fence and "PID namespace" not in box.fence
+        assert any("no file-system view" in gap for gap in box.missing_fences)
