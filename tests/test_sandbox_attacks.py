@@ -3,10 +3,8 @@ ends in a clear failing verdict, and nothing outside the submission's own copy l
 
 The submissions are in tests/hostile/ (some undo the audit hook first, with _unhook.py: the
 kernel's fences are what must hold). Each runs in the module's sandbox, and where the kernel's
-fences alone are the question, also in one without the audit hook. An attack that still wins
-is marked xfail(strict=True) with a reason that starts "breach:"; a requirement of the issue
-that is not met yet, but gives the student nothing, starts "open:". Fixing one turns its test
-into an XPASS, which fails: drop the mark then.
+fences alone are the question, also in one without the audit hook. Each of these tests once
+failed, on an attack that won; none may fail again.
 
 Every loop in a submission is bounded; the only network is the submission's own requests,
 which the grader intercepts.
@@ -270,12 +268,6 @@ def hidden_cases(tmp_path: Path) -> list[Case]:
     return load_cases(folder)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breach: each case's child is a fork of the worker, whose memory still holds the "
-    "other cases' messages (the pending channel buffer, freed JSON); /proc/self/mem or frames "
-    "show a hidden case's lines, and a visible test's message repeats them",
-)
 def test_hidden_lines_never_show_in_a_visible_test(
     grader: Grader,  # noqa: F811
     hidden_cases: list[Case],
@@ -294,12 +286,6 @@ def test_hidden_lines_never_show_in_a_visible_test(
 # The machine's own settings
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breach: the child is root without capabilities, and its /proc is writable: "
-    "/proc/sys/kernel/core_pattern and other machine-wide settings open for writing (a "
-    "core_pattern pipe runs a program of the submission's as root, outside every fence)",
-)
 def test_no_machine_setting_is_writable(
     grader: Grader,  # noqa: F811
     boxes: list[Sandbox],
@@ -347,12 +333,6 @@ repeat = 70
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breach: request bodies under the per-request cap are parsed and kept whole in the "
-    "journal until the report: a case of 70 lines admits 80 MB of them, some 1.4 GB as Python "
-    "objects (the built-in cases admit 120 MB in all: about 2 GB)",
-)
 def test_request_bodies_cannot_push_the_grader_past_1_gb(tmp_path: Path) -> None:
     """The grader runs in a child process here, so that its peak is its own."""
     cases_dir = tmp_path / "cases"
@@ -385,11 +365,6 @@ def test_a_deep_request_fails_no_sibling_case(grader: Grader, tmp_path: Path) ->
     assert_still_grades(grader, worker)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: a line nested 100,000 deep in the child's pipe raises RecursionError in the "
-    "worker, which dies; the case beside it fails too",
-)
 def test_a_deep_line_in_the_pipe_fails_no_sibling_case(grader: Grader, tmp_path: Path) -> None:  # noqa: F811
     worker = grader.worker()
     report = grader.grade(attack(tmp_path, "deep_message"))
@@ -398,12 +373,6 @@ def test_a_deep_line_in_the_pipe_fails_no_sibling_case(grader: Grader, tmp_path:
     assert_still_grades(grader, worker)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breach (time): a child that sends requests and reads no reply blocks the worker's "
-    "write to it, then the grader's write to the worker: no time limit is enforced until the "
-    "child ends by itself (a 1 s case lasts as long as its sleep), and the case beside it stalls",
-)
 def test_a_child_that_reads_no_replies_cannot_hold_the_grader(
     grader: Grader,  # noqa: F811
     tmp_path: Path,
@@ -423,12 +392,6 @@ def test_a_child_that_reads_no_replies_cannot_hold_the_grader(
     assert_functions_pass(report)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breach (machine memory): the memory limit is an address-space limit, which memfd, "
-    "tmpfs and pipe pages escape; a child holds more than its limit in nameless files (with "
-    "the default limits, 20,000 descriptors of 1 MB each: some 20 GB per case)",
-)
 def test_memory_held_outside_the_address_space_is_limited_too(
     grader: Grader,  # noqa: F811
     tmp_path: Path,
