@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from grader.sandbox.runner import Sandbox
 from mock_api.offline import seed_tiktoken_cache
 
 REPO = Path(__file__).resolve().parent.parent
@@ -14,6 +16,14 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session", autouse=True)
 def offline_tiktoken() -> Path:
     return seed_tiktoken_cache()
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    """One grading worker for every test that grades in-process (one per xdist worker); each
+    case still runs in its own fork of it, as ``grade`` runs a class."""
+    with Sandbox() as shared:
+        yield shared
 
 
 @pytest.fixture
