@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from grader.sandbox.runner import Sandbox
 from mock_api.offline import prepare_tiktoken
 
 REPO = Path(__file__).resolve().parent.parent
@@ -24,6 +25,14 @@ REPO = Path(__file__).resolve().parent.parent
 def offline_tiktoken() -> Path | None:
     """tiktoken works offline in every test: through the user's own cache, or in memory."""
     return prepare_tiktoken()
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    """One grading worker for every test that grades in-process (one per xdist worker); each
+    case still runs in its own fork of it, as ``grade`` runs a class."""
+    with Sandbox() as shared:
+        yield shared
 
 
 @pytest.fixture

@@ -96,11 +96,7 @@ HOSTILE_KINDS: dict[str, tuple[dict[str, Any], set[str], str]] = {
     "spawn": ({"MARKER": ""}, CHAT_FAILS, "starting processes is disabled while grading"),
     "pipe_garbage": ({}, CHAT_FAILS, "not a grading message"),
     "write_outside": ({"TARGETS": []}, CHAT_FAILS, "writing outside its working directory"),
-    "monkeypatch": (  # its trim_history is right; its forgeries reach no grader module now
-        {},
-        {"functions:count_tokens"},
-        "count_tokens was wrong",
-    ),
+    "monkeypatch": ({}, {"functions:count_tokens"}, "count_tokens was wrong"),  # its trim is right
     "copy_reference": (
         {"REFERENCE": str(REFERENCE)},
         {"functions:loads", "chat:loads"},
@@ -153,7 +149,10 @@ def build_class(folder: Path, port: int, marker: Path, outside: Path) -> dict[st
         files = {"chat_repl.py": hostile_text(name, values), "_base.py": base}
         plans.append((Expected(name, set(failed), says), files))
     plans.append(
-        (Expected("empty", error="no chat_repl.py here"), {"notes.txt": "forgot the code\n"})
+        (
+            Expected("empty", error="no chat_repl.py here (found: notes.txt)"),
+            {"notes.txt": "forgot the code\n"},
+        )
     )
     assert len(plans) == 50
     random.Random(2026).shuffle(plans)

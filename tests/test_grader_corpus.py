@@ -8,7 +8,7 @@ tests/corpus/expected.toml. One grading worker (a Sandbox) serves every submissi
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,13 +89,6 @@ def variants(names: Sequence[str]) -> list[Any]:
 class Suite:
     cases: list[Case]
     scripts: list[Script]
-
-
-@pytest.fixture(scope="session")
-def sandbox() -> Iterator[Sandbox]:
-    """One worker for the whole corpus; each case still runs in its own fork of it."""
-    with Sandbox() as shared:
-        yield shared
 
 
 @pytest.fixture(scope="session")

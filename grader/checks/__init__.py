@@ -19,11 +19,17 @@ Status = Literal["passed", "failed", "skipped"]
 
 class Failure(Exception):
     def __init__(
-        self, rationale: str, help: str = "", expected: Any = None, actual: Any = None
+        self,
+        rationale: str,
+        help: str = "",
+        expected: Any = None,
+        actual: Any = None,
+        request: int | None = None,
     ) -> None:
         super().__init__(rationale)
         self.rationale, self.help = rationale, help
         self.expected, self.actual = expected, actual
+        self.request = request  # the request (from 1) it is about, for the report's chart
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class CheckResult:
     score: float = 0.0
     max_score: float = 0.0
     visibility: str = "visible"
+    request: int | None = None  # the request (from 1) a failure is about, if one
 
     @property
     def passed(self) -> bool:
@@ -114,6 +121,7 @@ def evaluate(script: Script, run: CaseRun) -> list[CheckResult]:
                 score=share if status == "passed" and id_ in scored else 0.0,
                 max_score=share if id_ in scored else 0.0,
                 visibility=case.visibility,
+                request=failure.request if failure else None,
             )
         )
     return results

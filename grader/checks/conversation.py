@@ -153,6 +153,7 @@ def system_kept(script: Script, run: CaseRun) -> str:
                     f"{where(script, turn)} has the system message at position {elsewhere}, "
                     "not first.",
                     "Keep the system message at the start of the list you send.",
+                    request=turn.number,
                 )
             raise Failure(
                 f"{where(script, turn)} has no system message; it starts with {describe(first)}.",
@@ -160,6 +161,7 @@ def system_kept(script: Script, run: CaseRun) -> str:
                 "messages, oldest first.",
                 expected=describe({"role": "system", "content": wanted}),
                 actual=describe(first),
+                request=turn.number,
             )
         if content_text(first.get("content")) != wanted:
             raise Failure(
@@ -167,6 +169,7 @@ def system_kept(script: Script, run: CaseRun) -> str:
                 "Send the system prompt exactly as given to main().",
                 expected=short(wanted, 200),
                 actual=short(first.get("content"), 200),
+                request=turn.number,
             )
     return f"all {len(all_turns)} requests start with the system message"
 
@@ -186,7 +189,10 @@ def under_budget(script: Script, run: CaseRun) -> str:
     for turn in all_turns:
         messages = turn.entry.messages
         if not messages or not all(isinstance(m, dict) for m in messages):
-            raise Failure(f"{where(script, turn)} was not a valid chat request: {turn.entry.error}")
+            raise Failure(
+                f"{where(script, turn)} was not a valid chat request: {turn.entry.error}",
+                request=turn.number,
+            )
         tokens = count_request_tokens(messages, model)
         largest = max(largest, tokens)
         if tokens > budget:
@@ -213,6 +219,7 @@ def under_budget(script: Script, run: CaseRun) -> str:
                 help,
                 expected=f"at most {budget:,} tokens",
                 actual=f"{tokens:,} tokens in {len(messages)} messages",
+                request=turn.number,
             )
     return f"all {len(all_turns)} requests within {budget:,} tokens (the largest: {largest:,})"
 
@@ -245,6 +252,7 @@ def history_kept(script: Script, run: CaseRun) -> str:
                 f"{len(turn.others)}.",
                 "The API remembers nothing between requests: append every reply to the "
                 "history as {'role': 'assistant', 'content': reply}.",
+                request=turn.number,
             )
     return "every request carried the previous reply"
 
@@ -265,6 +273,7 @@ def oldest_first(script: Script, run: CaseRun) -> str:
                 problem[1],
                 expected=problem[2],
                 actual=problem[3],
+                request=turn.number,
             )
     return "every request sent the newest part of the conversation"
 
@@ -394,6 +403,7 @@ def not_over_trimmed(script: Script, run: CaseRun) -> str:
             "clearing the history drops too much.",
             expected=f"{fitting} messages after the system message",
             actual=f"{len(turn.others)} messages",
+            request=turn.number,
         )
     return "every request kept as much history as fit"
 
@@ -422,6 +432,7 @@ def oversize_handled(script: Script, run: CaseRun) -> str:
                     f"the budget of {budget:,}, but request {turn.number} sent it.",
                     "A line that cannot fit even alone must not be sent or kept: print an "
                     "error, leave it out of the history, and read the next line.",
+                    request=turn.number,
                 )
         later = [i for i in range(line + 1, len(script.lines)) if i not in script.oversize]
         if later and not any(turn.line > line for turn in all_turns):

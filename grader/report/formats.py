@@ -1,4 +1,5 @@
-"""Reports: coloured text for people, JSON for scripts, Gradescope's results.json, JUnit XML."""
+"""Reports: coloured text for people, JSON for scripts, Gradescope's results.json, JUnit XML,
+and a self-contained HTML page (report/html.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ import click
 
 from grader.checks import CheckResult
 from grader.grading import SubmissionReport
+from grader.report.chart import ConversationChart, sparkline
 
-FORMATS = ("text", "json", "gradescope", "junit")
+FORMATS = ("text", "json", "gradescope", "junit", "html")
 SYMBOLS = {"passed": (":)", "green"), "failed": (":(", "red"), "skipped": (":|", "yellow")}
 
 
@@ -30,6 +32,10 @@ def render(reports: Sequence[SubmissionReport], fmt: str, color: bool | None = N
         return json.dumps(as_gradescope(reports[0]), indent=2, ensure_ascii=False)
     if fmt == "junit":
         return as_junit(reports)
+    if fmt == "html":
+        from grader.report.html import as_html
+
+        return as_html(reports)
     return "\n".join(as_text(r, color) for r in reports)
 
 
@@ -49,6 +55,9 @@ def as_text(report: SubmissionReport, color: bool | None = None) -> str:
             case = result.case
             say()
             say(f"case {case}", bold=True)
+            shape = shape_line(report, case, color)
+            if shape:
+                say(shape)
         symbol, colour = SYMBOLS[result.status]
         say(f"{symbol} {result.id}: {result.description}", fg=colour)
         if result.status != "passed":
@@ -74,6 +83,12 @@ def as_text(report: SubmissionReport, color: bool | None = None) -> str:
         fg="green" if report.passed else "red",
     )
     return "\n".join(out)
+
+
+def shape_line(report: SubmissionReport, case: str, color: bool | None) -> str | None:
+    """A conversation case's tokens per request, one block each (report/chart.py)."""
+    chart = report.charts.get(case)
+    return f"   {sparkline(chart, color)}" if isinstance(chart, ConversationChart) else None
 
 
 def format_points(value: float) -> str:
@@ -140,11 +155,17 @@ def as_gradescope(report: SubmissionReport) -> dict[str, Any]:
         "score": report.score,
         "execution_time": round(report.seconds, 2),
         # Counted over visible checks only: the summary must not reveal hidden ones.
-        "output": f"trimlab: {sum(r.passed for r in visible)} of {len(visible)} visible "
-        "checks passed",
+        **gradescope_summary(report, visible),
         "stdout_visibility": "hidden",
         "tests": tests,
     }
+
+
+def gradescope_summary(report: SubmissionReport, visible: list[CheckResult]) -> dict[str, str]:
+    """The top-level output: the summary, and the visible cases' token charts as HTML."""
+    from grader.report.html import gradescope_output
+
+    return {"output": gradescope_output(report, visible), "output_format": "html"}
 
 
 def as_junit(reports: Sequence[SubmissionReport]) -> str:

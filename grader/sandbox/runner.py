@@ -175,7 +175,7 @@ class Sandbox:
         log.close()
         os.close(to_worker_r)
         os.close(from_worker_w)
-        self.channel = Channel(from_worker_r, to_worker_w)
+        self.channel = Channel(from_worker_r, to_worker_w, drain=True)  # see Channel
         self.ready = False
 
     def _await_ready(self, timeout: float) -> None:
