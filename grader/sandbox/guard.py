@@ -123,17 +123,22 @@ class Fences:
         return ", ".join([*parts, "audit hook"])
 
     def missing(self) -> list[str]:
-        """What did not hold, in words a student or an instructor can act on."""
+        """What did not hold, in words a student or an instructor can act on. The audit hook
+        is never counted as a fence: code in the submission can switch it off."""
         gaps = []
         if not self.network and not self.seccomp:
-            gaps.append("no network namespace nor seccomp: only the audit hook refuses the network")
-        if not self.view:
             gaps.append(
-                "no file-system view: the submission can read files its user can read"
-                + (" (it runs as an unprivileged user)" if self.unprivileged_user else "")
+                "no network namespace nor seccomp: only the audit hook refuses the network, "
+                "and a submission can switch it off"
             )
+        if not self.view:
+            who = "nobody" if self.unprivileged_user else "the grader's own user"
+            gaps.append(f"no file-system view: the submission can read what {who} can read")
         if not self.seccomp:
-            gaps.append("no seccomp filter: new programs are refused only by the audit hook")
+            gaps.append(
+                "no seccomp filter: only the audit hook refuses new programs, and a submission "
+                "can switch it off"
+            )
         return gaps
 
 
