@@ -1,11 +1,10 @@
 """The grading sandbox attacked again (issue 8, second pass), after the zygote, the view, the
 unprivileged user and seccomp: every attack ends in a clear failing verdict and leaks nothing.
 
-An attack that still wins is marked ``xfail(strict=True, reason="breach: ...")``: the suite
-stays green while it wins, and turns red the day it stops winning, so that its mark goes.
-The submissions are in tests/hostile/; those that undo the audit hook copy _unhook.py beside
-them, since the kernel's fences are what must hold. Every loop in them is bounded, and no
-network is used but the submission's own requests, which the grader intercepts.
+Each test here once failed on an attack that won; none may fail again. The submissions are
+in tests/hostile/; those that undo the audit hook copy _unhook.py beside them, since the
+kernel's fences are what must hold. Every loop in them is bounded, and no network is used
+but the submission's own requests, which the grader intercepts.
 """
 
 from __future__ import annotations
@@ -89,12 +88,6 @@ def test_no_shared_place_carries_hidden_lines_between_cases(
     assert_no_hidden_line_shows(grade_drop(grader.sandbox, hidden_cases, tmp_path, tag))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breach: without namespaces every case's child is nobody in the machine's own "
-    "/tmp, /dev/shm and /var/tmp: the hidden case writes its lines there, the visible case "
-    "running beside it reads them and raises them in its error, shown in the visible test",
-)
 def test_no_shared_place_carries_hidden_lines_without_namespaces(
     without_namespaces: Sandbox,
     hidden_cases: list[Case],  # noqa: F811
