@@ -56,7 +56,9 @@ class Context:
             assert self.view is not None
             if not guard.enter_view(self.view, workdir):
                 raise OSError("the file-system view could not be built for this case")
-        if self.fences.unprivileged_user and not guard.become_nobody(workdir, self.fences.view):
+        if self.fences.unprivileged_user and not guard.become_unprivileged(
+            workdir, self.fences.view
+        ):
             raise OSError("could not become an unprivileged user for this case")
 
     def forbid_new_programs(self) -> None:

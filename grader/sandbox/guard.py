@@ -54,6 +54,7 @@ SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "
 DEVICES = ("null", "zero", "full", "random", "urandom")
 TMP_SIZE = "64m"
 NOBODY = 65534
+ISOLATED_UIDS = 2_000_000_000  # plus a pid: a user of its own for each child without a view
 
 NETWORK_EVENTS = frozenset({
     "socket.connect", "socket.sendto", "socket.sendmsg", "socket.bind", "socket.getaddrinfo",
@@ -106,7 +107,7 @@ class Fences:
     view: bool = False  # the file-system view: only its own copy, read-only packages
     no_capabilities: bool = False
     seccomp: bool = False
-    unprivileged_user: bool = False  # the child runs as nobody (root grading: view or not)
+    unprivileged_user: bool = False  # the child runs as an unprivileged user (root grading)
 
     def describe(self) -> str:
         parts = [self.network] if self.network else []
@@ -123,17 +124,22 @@ class Fences:
         return ", ".join([*parts, "audit hook"])
 
     def missing(self) -> list[str]:
-        """What did not hold, in words a student or an instructor can act on."""
+        """What did not hold, in words a student or an instructor can act on. The audit hook
+        is never counted as a fence: code in the submission can switch it off."""
         gaps = []
         if not self.network and not self.seccomp:
-            gaps.append("no network namespace nor seccomp: only the audit hook refuses the network")
-        if not self.view:
             gaps.append(
-                "no file-system view: the submission can read files its user can read"
-                + (" (it runs as an unprivileged user)" if self.unprivileged_user else "")
+                "no network namespace nor seccomp: only the audit hook refuses the network, "
+                "and a submission can switch it off"
             )
+        if not self.view:
+            who = "an unprivileged user" if self.unprivileged_user else "the grader's own user"
+            gaps.append(f"no file-system view: the submission can read what {who} can read")
         if not self.seccomp:
-            gaps.append("no seccomp filter: new programs are refused only by the audit hook")
+            gaps.append(
+                "no seccomp filter: only the audit hook refuses new programs, and a submission "
+                "can switch it off"
+            )
         return gaps
 
 
@@ -193,7 +199,7 @@ def probe(scratch: Path, view: View | None, program_filter: Any, namespaces: boo
                 inner = 0
                 try:
                     inner |= 2 if view is not None and enter_view(view, work) else 0
-                    inner |= 16 if become_nobody(work, bool(inner & 2)) else 0
+                    inner |= 16 if become_unprivileged(work, bool(inner & 2)) else 0
                     inner |= 4 if namespaces and drop_capabilities() else 0
                     inner |= 8 if program_filter is not None and forbid(program_filter) else 0
                     if inner & 8 and os.fork() == 0:  # must fail now
@@ -412,28 +418,35 @@ def pivot(root: str) -> bool:
     return mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
 
 
-def become_nobody(workdir: Path, in_view: bool) -> bool:
+def become_unprivileged(workdir: Path, in_view: bool) -> bool:
     """The submission runs as an unprivileged user, owning only its working copy: root's
     power over files by their mode (/proc/sys, the machine's settings, among them) is gone,
-    and the process limit counts its threads. Where no view could be built, the grader's
-    files must not be readable to others (docs/platforms.md)."""
+    and the process limit counts its threads.
+
+    In its own view that user is nobody. Without a view, the children of every case and every
+    submission share the machine's file system, so each gets a user of its own, from a range
+    no account uses, derived from its process id (unique among live processes there): none can
+    read another's copy or signal another. The grader's own files must not be readable to
+    others then (docs/platforms.md)."""
     if os.geteuid() != 0:
         return False
+    uid = NOBODY if in_view else ISOLATED_UIDS + os.getpid()
     try:
         if not in_view:
             for parent in (workdir.parent, workdir.parent.parent):  # the case's, the sandbox's
                 os.chmod(parent, 0o711)  # passable to reach the copy, not listable
+            os.chmod(workdir, 0o700)
         for folder, dirs, files in os.walk(workdir):
             for name in [*dirs, *files]:
-                os.lchown(os.path.join(folder, name), NOBODY, NOBODY)
-        os.chown(workdir, NOBODY, NOBODY)
+                os.lchown(os.path.join(folder, name), uid, uid)
+        os.chown(workdir, uid, uid)
         os.setgroups([])
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
+        os.setgid(uid)
+        os.setuid(uid)
     except OSError:
         return False
-    set_limit(resource.RLIMIT_NPROC, MAX_PROCESSES)  # threads, in all its cases at once
-    return os.geteuid() == NOBODY
+    set_limit(resource.RLIMIT_NPROC, MAX_PROCESSES)  # its threads (with its siblings, as nobody)
+    return os.geteuid() == uid
 
 
 def program_filter() -> Any:
