@@ -64,6 +64,10 @@ class Context:
     def forbid_new_programs(self) -> None:
         if self.fences.seccomp and not guard.forbid(self.rules):
             raise OSError("the seccomp filter could not be loaded for this case")
+        if self.fences.seccomp and not self.fences.pid_namespace:
+            signals = guard.signal_filter(os.getpid())
+            if signals is None or not guard.forbid(signals):
+                raise OSError("the signal filter could not be loaded for this case")
 
 
 def run(fds: list[int], context: Context) -> int:

@@ -172,50 +172,87 @@ def call(name: str, *args: Any) -> bool:
 
 
 def isolate_network() -> str:
-    """Leave the host's network for an empty namespace, where we can; say which one."""
+    """Leave the host's network for an empty namespace, where we can; say which one.
+
+    A user who is not root gets a user namespace too, where it is root: its own uid and gid
+    are mapped to 0 there, so that it owns what it makes and can build the per-case view (an
+    unmapped user can create no file on a new tmpfs)."""
     if call("unshare", CLONE_NEWNET):
         return "network namespace"
+    uid, gid = os.getuid(), os.getgid()
     if call("unshare", CLONE_NEWUSER | CLONE_NEWNET):
+        with contextlib.suppress(OSError):
+            for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"),
+                               ("gid_map", f"0 {gid} 1")):  # fmt: skip
+                with open(f"/proc/self/{name}", "w") as f:
+                    f.write(text)
         return "user and network namespace"
     return ""
 
 
 def probe(scratch: Path, view: View | None, program_filter: Any, namespaces: bool) -> Fences:
-    """Which per-case fences work here: tried in a throwaway child, the way a case uses them."""
+    """Which per-case fences work here: tried in throwaway children, the way a case uses them.
+    The PID namespaces are tried in one child of their own: a failed try leaves its process
+    unable to fork."""
     fences = Fences()
     if LIBC is None or not sys.platform.startswith("linux"):
         return fences
     scratch.mkdir(parents=True, exist_ok=True)
     work = scratch / "work"
     work.mkdir(exist_ok=True)
+    fences.pid_namespace = namespaces and in_a_child(lambda: 1 if PidNamespaces().works() else 0)
+
+    def try_the_rest() -> int:
+        pid_namespaces = PidNamespaces() if fences.pid_namespace else None
+        child = pid_namespaces.fork() if pid_namespaces else os.fork()
+        if child == 0:  # the view wants a PID namespace of its own, for /proc
+            inner = 0
+            try:
+                inner |= 2 if view is not None and enter_view(view, work) else 0
+                inner |= 16 if become_unprivileged(work, bool(inner & 2)) else 0
+                inner |= 4 if namespaces and drop_capabilities() else 0
+                inner |= 8 if program_filter is not None and forbid(program_filter) else 0
+                if inner & 8 and os.fork() == 0:  # must fail now
+                    os._exit(0)
+            finally:
+                os._exit(inner)
+        _, status = os.waitpid(child, 0)
+        return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
+
+    code = in_a_child(try_the_rest)
+    fences.view, fences.no_capabilities = bool(code & 2), bool(code & 4)
+    fences.seccomp, fences.unprivileged_user = bool(code & 8), bool(code & 16)
+    return fences
+
+
+def in_a_child(body: Callable[[], int]) -> int:
+    """``body()`` in a throwaway child; its result (0 where the child died)."""
     pid = os.fork()
     if pid == 0:
         code = 0
         try:
-            pid_namespaces = PidNamespaces()
-            code |= 1 if namespaces and pid_namespaces.works() else 0
-            child = pid_namespaces.fork() if code & 1 else os.fork()
-            if child == 0:  # the view wants a PID namespace of its own, for /proc
-                inner = 0
-                try:
-                    inner |= 2 if view is not None and enter_view(view, work) else 0
-                    inner |= 16 if become_unprivileged(work, bool(inner & 2)) else 0
-                    inner |= 4 if namespaces and drop_capabilities() else 0
-                    inner |= 8 if program_filter is not None and forbid(program_filter) else 0
-                    if inner & 8 and os.fork() == 0:  # must fail now
-                        os._exit(0)
-                finally:
-                    os._exit(inner)
-            _, status = os.waitpid(child, 0)
-            code |= os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
+            code = body()
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
-    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
-    fences.pid_namespace, fences.view = bool(code & 1), bool(code & 2)
-    fences.no_capabilities, fences.seccomp = bool(code & 4), bool(code & 8)
-    fences.unprivileged_user = bool(code & 16)
-    return fences
+    return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
+
+
+def signal_filter(own_pid: int) -> Any:
+    """Where there is no PID namespace, a child could signal any process of its user (the
+    grader's own, when it runs as that user): signals go to itself only."""
+    try:
+        import pyseccomp as seccomp
+    except (ImportError, OSError, AttributeError):
+        return None
+    import errno
+
+    refused = seccomp.ERRNO(errno.EPERM)
+    rules = seccomp.SyscallFilter(seccomp.ALLOW)
+    for name in ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
+        rules.add_rule(refused, name, seccomp.Arg(0, seccomp.NE, own_pid))
+    rules.add_rule(refused, "tkill")
+    return rules
 
 
 class PidNamespaces:
@@ -319,6 +356,13 @@ def enter_view(view: View, workdir: Path) -> bool:
     """Into a mount namespace whose root holds only ``view`` and ``workdir`` (writable), with a
     private /tmp, a minimal /dev and, in a PID namespace, a /proc of its own. False, with
     nothing changed for the caller's namespace, where the kernel does not allow it."""
+    try:
+        return build_view(view, workdir)
+    except OSError:
+        return False
+
+
+def build_view(view: View, workdir: Path) -> bool:
     if not call("unshare", CLONE_NEWNS):
         return False
     if not call("mount", None, b"/", None, MS_REC | MS_PRIVATE, None):
@@ -512,7 +556,7 @@ def drop_capabilities() -> bool:
     data = (ctypes.c_uint32 * 6)()
     dropped = call("capset", header, data)
     call("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    return dropped and effective_capabilities() == 0
+    return dropped and effective_capabilities() in (0, None)  # None: no /proc in its view
 
 
 def effective_capabilities() -> int | None:
