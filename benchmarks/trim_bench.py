@@ -7,7 +7,8 @@ For each history it times:
 
 - floor: counting once, with tiktoken and no cache, just the messages that are kept. Any trim
   has to encode at least those, so this is the least work there is.
-- cold: trim_history with its caches emptied (the first turn of a REPL, or a fresh process).
+- cold: trim_history with its caches emptied (the first turn of a REPL, or a fresh process),
+  timed in turn with the floor so that a burst of load from other jobs falls on both.
 - turn: one REPL turn on the full history: a reply and a new line appended, trim_history again
   with the caches warm from the turns before. `encoded` is how many messages that turn encoded.
 - window turn: the same turn on the history the reference REPL keeps (the messages still
@@ -16,7 +17,9 @@ For each history it times:
   formula as its token counter (uncached, like the floor), on messages converted beforehand.
   Skipped, with a note, when langchain-core is not installed (pip install -e '.[bench]').
 
-Times are medians of --repeat runs, in milliseconds.
+Times are the best of --repeat runs, in milliseconds: as timeit's documentation advises, since
+slower runs measure other processes getting in the way (the machine is shared), not the code.
+The turn columns are medians over --turns turns.
 """
 
 from __future__ import annotations
@@ -84,34 +87,49 @@ def plain_count(messages: list[Message], enc: tiktoken.Encoding) -> int:
 
 
 def clear_caches() -> None:
-    chat_repl._plain_message_tokens.cache_clear()
-    chat_repl._short_text_tokens.cache_clear()
+    chat_repl.cached_text_tokens.cache_clear()
 
 
 def encoded_so_far() -> int:
-    return chat_repl._plain_message_tokens.cache_info().misses
+    """Texts encoded so far: roles are encoded once, so after warm-up these are contents."""
+    return chat_repl.cached_text_tokens.cache_info().misses
 
 
-def median_ms(
+def timed_ms(run: Callable[[], object], before: Callable[[], None] | None = None) -> float:
+    """Wall time of one run, in ms; the cyclic GC is off while timing (as timeit does), or a
+    collection of the 100k-message history lands in a random sample."""
+    if before:
+        before()
+    gc.collect()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        run()
+        return (time.perf_counter() - start) * 1000
+    finally:
+        gc.enable()
+
+
+def best_ms(
     run: Callable[[], object], repeat: int, before: Callable[[], None] | None = None
 ) -> float:
-    """Median wall time of `run`, after one untimed warm-up; the cyclic GC is off while timing
-    (as timeit does), or a collection of the 100k-message history lands in a random sample."""
-    times = []
-    for attempt in range(repeat + 1):
-        if before:
-            before()
-        gc.collect()
-        gc.disable()
-        try:
-            start = time.perf_counter()
-            run()
-            elapsed = time.perf_counter() - start
-        finally:
-            gc.enable()
-        if attempt:
-            times.append(elapsed)
-    return statistics.median(times) * 1000
+    """Best wall time of `run`, after one untimed warm-up."""
+    timed_ms(run, before)
+    return min(timed_ms(run, before) for _ in range(repeat))
+
+
+def paired_best_ms(
+    first: Callable[[], object],
+    second: Callable[[], object],
+    repeat: int,
+    before_second: Callable[[], None] | None = None,
+) -> tuple[float, float]:
+    """Best wall times of two runs timed in turn, so that load from other jobs on a shared
+    machine falls on both alike and their ratio holds."""
+    timed_ms(first)
+    timed_ms(second, before_second)
+    pairs = [(timed_ms(first), timed_ms(second, before_second)) for _ in range(repeat)]
+    return min(a for a, _ in pairs), min(b for _, b in pairs)
 
 
 def repl_turns(history: list[Message], budget: int, turns: int, window: bool) -> tuple[float, int]:
@@ -189,7 +207,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--shapes", nargs="+", default=["chat", "short"])
     parser.add_argument("--budget", type=int, default=8000)
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--turns", type=int, default=20)
     parser.add_argument("--no-langchain", action="store_true", help="skip LangChain's column")
     args = parser.parse_args()
@@ -198,7 +216,7 @@ def main() -> None:
     enc = chat_repl.encoding_for(MODEL)
     enc.encode_ordinary("warm up")
     print(f"{datetime.date.today()}  {machine()}")
-    print(f"budget {args.budget:,} input tokens, {MODEL}; median of {args.repeat} runs, in ms\n")
+    print(f"budget {args.budget:,} input tokens, {MODEL}; best of {args.repeat} runs, in ms\n")
     header = (
         "| shape | messages | kept | floor | cold | cold/floor | turn | encoded/turn "
         "| window turn | langchain | langchain/floor |"
@@ -212,9 +230,11 @@ def main() -> None:
             clear_caches()
             kept = trim_history(history, args.budget, MODEL)
             assert plain_count(kept, enc) <= args.budget
-            floor = median_ms(lambda kept=kept: plain_count(kept, enc), args.repeat)
-            cold = median_ms(
-                lambda h=history: trim_history(h, args.budget, MODEL), args.repeat, clear_caches
+            floor, cold = paired_best_ms(
+                lambda kept=kept: plain_count(kept, enc),
+                lambda h=history: trim_history(h, args.budget, MODEL),
+                args.repeat,
+                clear_caches,
             )
             turn, encoded = repl_turns(history, args.budget, args.turns, window=False)
             window_turn, _ = repl_turns(history, args.budget, args.turns, window=True)
@@ -222,7 +242,7 @@ def main() -> None:
             runner = None if args.no_langchain else langchain_runner(history, args.budget, enc)
             if runner is not None:
                 lc_kept = len(runner())
-                lc = median_ms(runner, max(1, args.repeat if size < 50_000 else 3))
+                lc = best_ms(runner, max(1, args.repeat if size < 50_000 else 3))
                 lc_cell, lc_ratio = f"{lc:,.1f}", f"{lc / floor:,.0f}x"
                 if abs(lc_kept - len(kept)) > 1:
                     notes.append(f"{shape}/{size}: LangChain kept {lc_kept}, we kept {len(kept)}")

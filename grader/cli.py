@@ -7,6 +7,7 @@ import io
 import os
 import queue
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import NoReturn
@@ -176,6 +177,11 @@ def case_errors(errors: CaseErrors) -> NoReturn:
     metavar="FILE.zip",
     help="Write a Gradescope autograder bundle with these --cases, and exit.",
 )
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Grade again whenever a file of the submission changes; Ctrl-C stops.",
+)
 def grade(
     paths: tuple[Path, ...],
     cases_dir: Path,
@@ -191,6 +197,7 @@ def grade(
     memory_mb: int,
     output_kb: int,
     bundle: Path | None,
+    watch: bool,
 ) -> None:
     """Grade PATH: a directory holding chat_repl.py, the file itself, or a directory of such
     directories (a whole class). With no PATH, grade the reference solution.
@@ -226,6 +233,8 @@ def grade(
         if target is not None and not target.parent.is_dir():
             raise click.BadParameter(f"{target.parent}: no such directory", param_hint=option)
     limits = Limits(memory_mb=memory_mb, output_kb=output_kb)
+    if watch:
+        watch_submission(submissions, load(cases_dir, only), seed, limits, fmt, output, summary)
     # Workers start first, so they warm up while the cases are loaded and the scripts made.
     sandboxes = start_sandboxes(limits, min(jobs, len(submissions)))
     try:
@@ -280,6 +289,75 @@ def prove(cases: list[Case], scripts: list[Script], sandbox: Sandbox) -> None:
         )
     if refused:
         sys.exit(2)
+
+
+def watch_submission(
+    submissions: list[Path],
+    cases: list[Case],
+    seed: int | None,
+    limits: Limits,
+    fmt: str,
+    output: Path | None,
+    summary: Path | None,
+) -> NoReturn:
+    """Grade, then again after every save that changes the submission, on one warm worker."""
+    from grader.watch import fingerprint, saves, submission_folder
+
+    if len(submissions) != 1:
+        raise click.UsageError(f"--watch takes exactly one submission, not {len(submissions)}")
+    folder = submission_folder(submissions[0])
+    written = [p for p in (output, summary) if p is not None]  # our own writes are no save
+    try:
+        scripts = make_scripts(cases, seed)
+    except CaseError as error:
+        click.secho(f"error: {error}", fg="red", err=True)
+        sys.exit(2)
+    sandbox = start_sandboxes(limits, 1)[0]  # it warms up while the watcher starts
+    try:
+        changes = saves(folder, written)
+        next(changes)  # the watcher runs: a save made from now on is seen, even mid-grading
+        last = fingerprint(folder, written)
+        grade_and_show(submissions, cases, scripts, sandbox, fmt, output, summary, folder)
+        for changed in changes:
+            if not changed:
+                continue
+            current = fingerprint(folder, written)
+            if current == last:
+                click.echo("saved, but no content changed: not graded again", err=True)
+                continue
+            last = current
+            grade_and_show(submissions, cases, scripts, sandbox, fmt, output, summary, folder)
+    except KeyboardInterrupt:
+        click.echo("\nstopped watching", err=True)
+        sys.exit(130)
+    finally:
+        sandbox.close()
+    sys.exit(0)  # the watcher stopped by itself (its folder went away)
+
+
+def grade_and_show(
+    submissions: list[Path],
+    cases: list[Case],
+    scripts: list[Script],
+    sandbox: Sandbox,
+    fmt: str,
+    output: Path | None,
+    summary: Path | None,
+    folder: Path,
+) -> None:
+    """One round of --watch: the fresh report, its summary at the bottom, then what's next."""
+    reports = run_all(submissions, cases, scripts, [sandbox])
+    text = render(reports, fmt, color=None if output is None else False)
+    if output is not None:
+        write(output, text + "\n", "report")
+    else:
+        if sys.stdout.isatty():
+            click.clear()
+        click.echo(text)
+    if summary is not None:
+        write(summary, summary_csv(reports), "summary")
+    stamp = time.strftime("%H:%M:%S")
+    click.echo(f"graded at {stamp}; watching {folder} for changes (Ctrl-C to stop)", err=True)
 
 
 def start_sandboxes(limits: Limits, count: int) -> list[Sandbox]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from grader.cases import Case
 from grader.cases.script import Script, make_script
 from grader.checks import CheckResult, evaluate, validate
+from grader.report.chart import CaseChart, case_chart
 from grader.sandbox.runner import Limits, Sandbox
 from grader.submission import SubmissionError
 
@@ -23,6 +24,7 @@ class SubmissionReport:
     results: list[CheckResult] = field(default_factory=list)
     error: str | None = None  # the submission could not be graded at all
     outputs: dict[str, str] = field(default_factory=dict)  # what each case printed
+    charts: dict[str, CaseChart] = field(default_factory=dict)  # each case's shape, to draw
     seconds: float = 0.0
     fence: str = ""
 
@@ -85,6 +87,9 @@ def grade_submission(
         for script, run in zip(scripts, runs, strict=True):
             report.results.extend(evaluate(script, run, report.results))
             report.outputs[script.case.id] = run.output
+            chart = case_chart(script, run)
+            if chart is not None:
+                report.charts[script.case.id] = chart
         report.fence = sandbox.fence
     finally:
         if own:

@@ -51,7 +51,7 @@ def locate(path: Path) -> tuple[Path, str]:
 def stage(path: Path, target: Path) -> Submission:
     """Check the submission and copy it to ``target``; SubmissionError names what is wrong."""
     folder, name = locate(path)
-    target.mkdir(parents=True)
+    target.mkdir(parents=True, mode=0o700)  # the grader's alone: no case's child reads it
     total = files = 0
     for current, dirs, names in os.walk(folder):
         relative = Path(current).relative_to(folder)

@@ -14,7 +14,7 @@ from click.core import ParameterSource
 
 from mock_api.core import DEFAULT_MAX_BODY_BYTES, ChatCompletionsMock, Fault, MockConfig
 from mock_api.limits import ServerLimits
-from mock_api.offline import EncodingDataError, seed_tiktoken_cache
+from mock_api.offline import EncodingDataError, prepare_tiktoken
 from mock_api.replies import FixedReplies, ReplyPolicy, TokenReplies
 
 if TYPE_CHECKING:
@@ -191,7 +191,7 @@ def serve_command(
         stream_delay_ms=stream_delay_ms,
     )
     try:
-        cache = seed_tiktoken_cache()
+        cache = prepare_tiktoken()  # None: no cache can be written, encodings in memory
     except EncodingDataError as exc:
         raise click.ClickException(str(exc)) from exc
     from mock_api.server import MockServer, serve  # aiohttp loads here only

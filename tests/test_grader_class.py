@@ -48,19 +48,21 @@ MUTATIONS: dict[str, tuple[str, str, set[str]]] = {
         {"functions:count_tokens", "functions:trim_function"},  # too small to show in the chat
     ),
     "drops_system": (
-        "return [*older_pinned, *messages[cut:]]",
-        "return list(messages[cut:])",
+        "return [*pinned[: len(pinned) - pinned_kept], *messages[start:]]",
+        "return list(messages[start:])",
         {"functions:trim_function", "chat:system_kept"},
     ),
     "no_trimming": (
-        "    roles = _roles(messages)\n",
-        "    return list(messages)\n",
+        "    # The pinned messages and the newest other",
+        "    return list(messages)\n    # The pinned messages and the newest other",
         {"functions:trim_function", "chat:under_budget", "chat:oversize_handled"},
     ),
-    "scans_from_oldest": (  # keeps everything from the first message that does not fit
-        "for i in range(len(messages) - 1, -1, -1):",
-        "for i in range(len(messages)):",
-        {"functions:trim_function", "chat:under_budget", "chat:oversize_handled"},
+    # keeps as many newest messages as the oldest ones that fit (a too-long line is refused
+    # before the scan, so oversize_handled holds)
+    "scans_from_oldest": (
+        "for message in reversed(messages):",
+        "for message in messages:",
+        {"functions:trim_function", "chat:under_budget", "chat:system_kept"},
     ),
     "forgets_replies": (
         'self.history = [*messages, {"role": "assistant", "content": reply}]',
@@ -94,11 +96,7 @@ HOSTILE_KINDS: dict[str, tuple[dict[str, Any], set[str], str]] = {
     "spawn": ({"MARKER": ""}, CHAT_FAILS, "starting processes is disabled while grading"),
     "pipe_garbage": ({}, CHAT_FAILS, "not a grading message"),
     "write_outside": ({"TARGETS": []}, CHAT_FAILS, "writing outside its working directory"),
-    "monkeypatch": (
-        {},
-        {"functions:count_tokens", "functions:trim_function"},
-        "count_tokens was wrong",
-    ),
+    "monkeypatch": ({}, {"functions:count_tokens"}, "count_tokens was wrong"),  # its trim is right
     "copy_reference": (
         {"REFERENCE": str(REFERENCE)},
         {"functions:loads", "chat:loads"},
@@ -150,7 +148,12 @@ def build_class(folder: Path, port: int, marker: Path, outside: Path) -> dict[st
         }
         files = {"chat_repl.py": hostile_text(name, values), "_base.py": base}
         plans.append((Expected(name, set(failed), says), files))
-    plans.append((Expected("empty", error="no such file"), {"notes.txt": "forgot the code\n"}))
+    plans.append(
+        (
+            Expected("empty", error="no chat_repl.py here (found: notes.txt)"),
+            {"notes.txt": "forgot the code\n"},
+        )
+    )
     assert len(plans) == 50
     random.Random(2026).shuffle(plans)
     expected = {}

@@ -205,7 +205,8 @@ def test_environment_is_scrubbed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 def test_monkeypatching_the_grader_forges_nothing(grader: Grader, tmp_path: Path) -> None:
     evaluate, registry = checks.evaluate, dict(checks.CHECKS)
     report = grader.grade(submission(tmp_path, "monkeypatch"))
-    assert "not an int" in failure(report, "functions", "count_tokens")
+    # Its own wrong count is judged; the harness it tried to patch reported the truth.
+    assert "count_tokens was wrong on" in failure(report, "functions", "count_tokens")
     assert report.score < report.max_score
     assert checks.evaluate is evaluate and registry == checks.CHECKS
     printed = report.outputs["chat"]

@@ -1,7 +1,7 @@
 """What the sandbox records of a run, and what it refuses before running anything: a stuck
 REPL is stopped at its stall time with its own stack, the output is kept per input line, a
-submission that is not plain files is refused by name, and without namespaces the child is
-an unprivileged user."""
+submission that is not plain files is refused by name, and without namespaces each child is
+an unprivileged user of its own."""
 
 from __future__ import annotations
 
@@ -118,13 +118,16 @@ def test_a_folder_without_the_file_says_what_it_found(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can run a child as nobody")
-def test_without_namespaces_the_child_is_nobody_and_the_report_says_so(
+def test_without_namespaces_each_child_is_a_user_of_its_own_and_the_report_says_so(
     script,
     tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     with Sandbox(Limits(memory_mb=256, output_kb=64), namespaces=False) as box:
-        run = box.run(script, submission(tmp_path, "whoami"))
-        assert "UID 65534" in run.output
+        uids = []
+        for number in range(2):
+            run = box.run(script, submission(tmp_path / str(number), "whoami"))
+            uids.append(int(run.output.split("UID ")[1].split()[0]))
+        assert len(set(uids)) == 2 and min(uids) >= 2_000_000_000  # no account's, not shared
         assert run.outcome.kind == "returned", run.outcome
         assert "unprivileged user" in box.fence and "PID namespace" not in box.fence
         assert any("no file-system view" in gap for gap in box.missing_fences)

@@ -174,12 +174,12 @@ def test_count_agrees_with_the_mock(history: list[dict[str, Any]]) -> None:
 
 
 def test_count_of_a_message_is_cached_across_calls() -> None:
-    chat_repl._plain_message_tokens.cache_clear()
+    chat_repl.cached_text_tokens.cache_clear()
     history = [{"role": "user", "content": f"message {i}"} for i in range(10)]
     count_tokens(history)
+    assert chat_repl.cached_text_tokens.cache_info().misses == 11  # 10 contents, and "user"
     count_tokens(history)
-    info = chat_repl._plain_message_tokens.cache_info()
-    assert (info.misses, info.hits) == (10, 10)
+    assert chat_repl.cached_text_tokens.cache_info().misses == 11
 
 
 def test_count_rejects_a_message_that_is_not_a_dict() -> None:
@@ -355,8 +355,7 @@ def counting_encoder(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         encoded.append(text)
         return real(text, model)
 
-    chat_repl._plain_message_tokens.cache_clear()
-    chat_repl._short_text_tokens.cache_clear()
+    chat_repl.cached_text_tokens.cache_clear()
     monkeypatch.setattr(chat_repl, "text_tokens", spy)
     return encoded
 

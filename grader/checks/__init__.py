@@ -35,10 +35,12 @@ class Failure(Exception):
         expected: Any = None,
         actual: Any = None,
         family: str = "",
+        request: int | None = None,
     ) -> None:
         super().__init__(rationale)
         self.rationale, self.help, self.family = rationale, help, family
         self.expected, self.actual = expected, actual
+        self.request = request  # the request (from 1) it is about, for the report's chart
 
 
 # Families that describe what a failure looks like, not why: when an earlier check this one
@@ -130,6 +132,7 @@ class CheckResult:
     visibility: str = "visible"
     family: str = ""  # the cause the hint names; "" when none
     cause: str | None = None  # skipped: the check whose failure blocked this one
+    request: int | None = None  # the request (from 1) a failure is about, if one
 
     @property
     def passed(self) -> bool:
@@ -227,6 +230,7 @@ def judge(
             expected=show(failure.expected),
             actual=show(failure.actual),
             family=family,
+            request=failure.request,
         )
     return replace(base, message=note or _(check_.description))
 

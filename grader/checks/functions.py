@@ -14,7 +14,7 @@ from grader.checks.diagnosis import Finding, diagnose, picture
 from grader.checks.reference import acceptable_trims, is_system, system_tokens
 from grader.i18n import N_, _
 from grader.run import Call, CaseRun
-from mock_api.offline import ENCODING_FILES
+from mock_api.offline import BUNDLED_ENCODINGS
 from mock_api.tokens import (
     REPLY_PRIMING,
     TOKENS_PER_MESSAGE,
@@ -80,7 +80,7 @@ class Formula:
 
 
 def other_encodings(model: str) -> list[str]:
-    return [name for name in ENCODING_FILES if name != encoding_name_for(model)]
+    return [name for name in BUNDLED_ENCODINGS if name != encoding_name_for(model)]
 
 
 # Each usual mistake, by family, with the words that name it. Single mistakes come first, so

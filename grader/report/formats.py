@@ -1,4 +1,5 @@
-"""Reports: coloured text for people, JSON for scripts, Gradescope's results.json, JUnit XML."""
+"""Reports: coloured text for people, JSON for scripts, Gradescope's results.json, JUnit XML,
+and a self-contained HTML page (report/html.py)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ import click
 from grader.checks import CheckResult, skipped_line
 from grader.grading import SubmissionReport
 from grader.i18n import _, current, ngettext
+from grader.report.chart import ConversationChart, sparkline
 
-FORMATS = ("text", "json", "gradescope", "junit")
+FORMATS = ("text", "json", "gradescope", "junit", "html")
 SYMBOLS = {"passed": (":)", "green"), "failed": (":(", "red"), "skipped": (":|", "yellow")}
 
 
@@ -32,6 +34,10 @@ def render(reports: Sequence[SubmissionReport], fmt: str, color: bool | None = N
         return json.dumps(as_gradescope(reports[0]), indent=2, ensure_ascii=False)
     if fmt == "junit":
         return as_junit(reports)
+    if fmt == "html":
+        from grader.report.html import as_html
+
+        return as_html(reports)
     return "\n".join(as_text(r, color) for r in reports)
 
 
@@ -56,6 +62,9 @@ def as_text(report: SubmissionReport, color: bool | None = None) -> str:
     for case, results in groupby(report.results, key=lambda r: r.case):
         say()
         say(_("case {case}").format(case=case), bold=True)
+        shape = shape_line(report, case, color)
+        if shape:
+            say(shape)
         for cause, group in groupby(results, key=lambda r: r.cause):
             items = list(group)
             if cause is not None:
@@ -127,6 +136,12 @@ def show_result(result: CheckResult, seen: dict[tuple[str, ...], str], say: Any)
         label = _("actual:")
         for i, line in enumerate(result.actual.splitlines()):
             say(f"    {label if i == 0 else ' ' * len(label)} {line}".rstrip())
+
+
+def shape_line(report: SubmissionReport, case: str, color: bool | None) -> str | None:
+    """A conversation case's tokens per request, one block each (report/chart.py)."""
+    chart = report.charts.get(case)
+    return f"   {sparkline(chart, color)}" if isinstance(chart, ConversationChart) else None
 
 
 def format_points(value: float) -> str:
@@ -201,6 +216,13 @@ def as_gradescope(report: SubmissionReport) -> dict[str, Any]:
         "stdout_visibility": "hidden",
         "tests": tests,
     }
+
+
+def gradescope_summary(report: SubmissionReport, visible: list[CheckResult]) -> dict[str, str]:
+    """The top-level output: the summary, and the visible cases' token charts as HTML."""
+    from grader.report.html import gradescope_output
+
+    return {"output": gradescope_output(report, visible), "output_format": "html"}
 
 
 def as_junit(reports: Sequence[SubmissionReport]) -> str:

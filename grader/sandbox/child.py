@@ -56,12 +56,18 @@ class Context:
             assert self.view is not None
             if not guard.enter_view(self.view, workdir):
                 raise OSError("the file-system view could not be built for this case")
-        if self.fences.unprivileged_user and not guard.become_nobody(workdir, self.fences.view):
+        if self.fences.unprivileged_user and not guard.become_unprivileged(
+            workdir, self.fences.view
+        ):
             raise OSError("could not become an unprivileged user for this case")
 
     def forbid_new_programs(self) -> None:
         if self.fences.seccomp and not guard.forbid(self.rules):
             raise OSError("the seccomp filter could not be loaded for this case")
+        if self.fences.seccomp and not self.fences.pid_namespace:
+            signals = guard.signal_filter(os.getpid())
+            if signals is None or not guard.forbid(signals):
+                raise OSError("the signal filter could not be loaded for this case")
 
 
 def run(fds: list[int], context: Context) -> int:

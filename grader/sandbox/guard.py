@@ -54,6 +54,7 @@ SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "
 DEVICES = ("null", "zero", "full", "random", "urandom")
 TMP_SIZE = "64m"
 NOBODY = 65534
+ISOLATED_UIDS = 2_000_000_000  # plus a pid: a user of its own for each child without a view
 
 NETWORK_EVENTS = frozenset({
     "socket.connect", "socket.sendto", "socket.sendmsg", "socket.bind", "socket.getaddrinfo",
@@ -106,7 +107,7 @@ class Fences:
     view: bool = False  # the file-system view: only its own copy, read-only packages
     no_capabilities: bool = False
     seccomp: bool = False
-    unprivileged_user: bool = False  # the child runs as nobody (root grading: view or not)
+    unprivileged_user: bool = False  # the child runs as an unprivileged user (root grading)
 
     def describe(self) -> str:
         parts = [self.network] if self.network else []
@@ -123,17 +124,22 @@ class Fences:
         return ", ".join([*parts, "audit hook"])
 
     def missing(self) -> list[str]:
-        """What did not hold, in words a student or an instructor can act on."""
+        """What did not hold, in words a student or an instructor can act on. The audit hook
+        is never counted as a fence: code in the submission can switch it off."""
         gaps = []
         if not self.network and not self.seccomp:
-            gaps.append("no network namespace nor seccomp: only the audit hook refuses the network")
-        if not self.view:
             gaps.append(
-                "no file-system view: the submission can read files its user can read"
-                + (" (it runs as an unprivileged user)" if self.unprivileged_user else "")
+                "no network namespace nor seccomp: only the audit hook refuses the network, "
+                "and a submission can switch it off"
             )
+        if not self.view:
+            who = "an unprivileged user" if self.unprivileged_user else "the grader's own user"
+            gaps.append(f"no file-system view: the submission can read what {who} can read")
         if not self.seccomp:
-            gaps.append("no seccomp filter: new programs are refused only by the audit hook")
+            gaps.append(
+                "no seccomp filter: only the audit hook refuses new programs, and a submission "
+                "can switch it off"
+            )
         return gaps
 
 
@@ -166,50 +172,87 @@ def call(name: str, *args: Any) -> bool:
 
 
 def isolate_network() -> str:
-    """Leave the host's network for an empty namespace, where we can; say which one."""
+    """Leave the host's network for an empty namespace, where we can; say which one.
+
+    A user who is not root gets a user namespace too, where it is root: its own uid and gid
+    are mapped to 0 there, so that it owns what it makes and can build the per-case view (an
+    unmapped user can create no file on a new tmpfs)."""
     if call("unshare", CLONE_NEWNET):
         return "network namespace"
+    uid, gid = os.getuid(), os.getgid()
     if call("unshare", CLONE_NEWUSER | CLONE_NEWNET):
+        with contextlib.suppress(OSError):
+            for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"),
+                               ("gid_map", f"0 {gid} 1")):  # fmt: skip
+                with open(f"/proc/self/{name}", "w") as f:
+                    f.write(text)
         return "user and network namespace"
     return ""
 
 
 def probe(scratch: Path, view: View | None, program_filter: Any, namespaces: bool) -> Fences:
-    """Which per-case fences work here: tried in a throwaway child, the way a case uses them."""
+    """Which per-case fences work here: tried in throwaway children, the way a case uses them.
+    The PID namespaces are tried in one child of their own: a failed try leaves its process
+    unable to fork."""
     fences = Fences()
     if LIBC is None or not sys.platform.startswith("linux"):
         return fences
     scratch.mkdir(parents=True, exist_ok=True)
     work = scratch / "work"
     work.mkdir(exist_ok=True)
+    fences.pid_namespace = namespaces and in_a_child(lambda: 1 if PidNamespaces().works() else 0)
+
+    def try_the_rest() -> int:
+        pid_namespaces = PidNamespaces() if fences.pid_namespace else None
+        child = pid_namespaces.fork() if pid_namespaces else os.fork()
+        if child == 0:  # the view wants a PID namespace of its own, for /proc
+            inner = 0
+            try:
+                inner |= 2 if view is not None and enter_view(view, work) else 0
+                inner |= 16 if become_unprivileged(work, bool(inner & 2)) else 0
+                inner |= 4 if namespaces and drop_capabilities() else 0
+                inner |= 8 if program_filter is not None and forbid(program_filter) else 0
+                if inner & 8 and os.fork() == 0:  # must fail now
+                    os._exit(0)
+            finally:
+                os._exit(inner)
+        _, status = os.waitpid(child, 0)
+        return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
+
+    code = in_a_child(try_the_rest)
+    fences.view, fences.no_capabilities = bool(code & 2), bool(code & 4)
+    fences.seccomp, fences.unprivileged_user = bool(code & 8), bool(code & 16)
+    return fences
+
+
+def in_a_child(body: Callable[[], int]) -> int:
+    """``body()`` in a throwaway child; its result (0 where the child died)."""
     pid = os.fork()
     if pid == 0:
         code = 0
         try:
-            pid_namespaces = PidNamespaces()
-            code |= 1 if namespaces and pid_namespaces.works() else 0
-            child = pid_namespaces.fork() if code & 1 else os.fork()
-            if child == 0:  # the view wants a PID namespace of its own, for /proc
-                inner = 0
-                try:
-                    inner |= 2 if view is not None and enter_view(view, work) else 0
-                    inner |= 16 if become_nobody(work, bool(inner & 2)) else 0
-                    inner |= 4 if namespaces and drop_capabilities() else 0
-                    inner |= 8 if program_filter is not None and forbid(program_filter) else 0
-                    if inner & 8 and os.fork() == 0:  # must fail now
-                        os._exit(0)
-                finally:
-                    os._exit(inner)
-            _, status = os.waitpid(child, 0)
-            code |= os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
+            code = body()
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
-    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
-    fences.pid_namespace, fences.view = bool(code & 1), bool(code & 2)
-    fences.no_capabilities, fences.seccomp = bool(code & 4), bool(code & 8)
-    fences.unprivileged_user = bool(code & 16)
-    return fences
+    return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
+
+
+def signal_filter(own_pid: int) -> Any:
+    """Where there is no PID namespace, a child could signal any process of its user (the
+    grader's own, when it runs as that user): signals go to itself only."""
+    try:
+        import pyseccomp as seccomp
+    except (ImportError, OSError, AttributeError):
+        return None
+    import errno
+
+    refused = seccomp.ERRNO(errno.EPERM)
+    rules = seccomp.SyscallFilter(seccomp.ALLOW)
+    for name in ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
+        rules.add_rule(refused, name, seccomp.Arg(0, seccomp.NE, own_pid))
+    rules.add_rule(refused, "tkill")
+    return rules
 
 
 class PidNamespaces:
@@ -313,6 +356,13 @@ def enter_view(view: View, workdir: Path) -> bool:
     """Into a mount namespace whose root holds only ``view`` and ``workdir`` (writable), with a
     private /tmp, a minimal /dev and, in a PID namespace, a /proc of its own. False, with
     nothing changed for the caller's namespace, where the kernel does not allow it."""
+    try:
+        return build_view(view, workdir)
+    except OSError:
+        return False
+
+
+def build_view(view: View, workdir: Path) -> bool:
     if not call("unshare", CLONE_NEWNS):
         return False
     if not call("mount", None, b"/", None, MS_REC | MS_PRIVATE, None):
@@ -412,28 +462,35 @@ def pivot(root: str) -> bool:
     return mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
 
 
-def become_nobody(workdir: Path, in_view: bool) -> bool:
+def become_unprivileged(workdir: Path, in_view: bool) -> bool:
     """The submission runs as an unprivileged user, owning only its working copy: root's
     power over files by their mode (/proc/sys, the machine's settings, among them) is gone,
-    and the process limit counts its threads. Where no view could be built, the grader's
-    files must not be readable to others (docs/platforms.md)."""
+    and the process limit counts its threads.
+
+    In its own view that user is nobody. Without a view, the children of every case and every
+    submission share the machine's file system, so each gets a user of its own, from a range
+    no account uses, derived from its process id (unique among live processes there): none can
+    read another's copy or signal another. The grader's own files must not be readable to
+    others then (docs/platforms.md)."""
     if os.geteuid() != 0:
         return False
+    uid = NOBODY if in_view else ISOLATED_UIDS + os.getpid()
     try:
         if not in_view:
             for parent in (workdir.parent, workdir.parent.parent):  # the case's, the sandbox's
                 os.chmod(parent, 0o711)  # passable to reach the copy, not listable
+            os.chmod(workdir, 0o700)
         for folder, dirs, files in os.walk(workdir):
             for name in [*dirs, *files]:
-                os.lchown(os.path.join(folder, name), NOBODY, NOBODY)
-        os.chown(workdir, NOBODY, NOBODY)
+                os.lchown(os.path.join(folder, name), uid, uid)
+        os.chown(workdir, uid, uid)
         os.setgroups([])
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
+        os.setgid(uid)
+        os.setuid(uid)
     except OSError:
         return False
-    set_limit(resource.RLIMIT_NPROC, MAX_PROCESSES)  # threads, in all its cases at once
-    return os.geteuid() == NOBODY
+    set_limit(resource.RLIMIT_NPROC, MAX_PROCESSES)  # its threads (with its siblings, as nobody)
+    return os.geteuid() == uid
 
 
 def program_filter() -> Any:
@@ -499,7 +556,7 @@ def drop_capabilities() -> bool:
     data = (ctypes.c_uint32 * 6)()
     dropped = call("capset", header, data)
     call("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    return dropped and effective_capabilities() == 0
+    return dropped and effective_capabilities() in (0, None)  # None: no /proc in its view
 
 
 def effective_capabilities() -> int | None:

@@ -61,16 +61,43 @@ class ProtocolError(RuntimeError):
 
 
 class Channel:
-    def __init__(self, read_fd: int, write_fd: int, max_line: int = MAX_LINE) -> None:
+    def __init__(
+        self, read_fd: int, write_fd: int, max_line: int = MAX_LINE, drain: bool = False
+    ) -> None:
+        """``drain``: while a send waits for room in the pipe, read what the other side sends
+        into the buffer, where ``receive`` finds it. Two sides that write at once (the grader
+        launching a case while the worker relays another's request) then never both wait on a
+        full pipe for ever. Only for a side that reads through ``receive`` alone: one that waits
+        on ``read_fd`` itself would not see what was buffered."""
         self.read_fd, self.write_fd = read_fd, write_fd
         self.max_line = max_line
         self._buffer = bytearray()
+        self._drain = drain
+        self._ended = False  # drained to the end of file
+        if drain:
+            os.set_blocking(write_fd, False)
 
     def send(self, message: dict[str, Any]) -> None:
         view = memoryview(frame(message))
         while view:
-            written = os.write(self.write_fd, view)
+            try:
+                written = os.write(self.write_fd, view)
+            except BlockingIOError:  # only with drain: the pipe is full
+                self._wait_for_room()
+                continue
             view = view[written:]
+
+    def _wait_for_room(self) -> None:
+        """Until the pipe has room, keep reading what the other side writes."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.write_fd, selectors.EVENT_WRITE)
+            if not self._ended:
+                selector.register(self.read_fd, selectors.EVENT_READ)
+            for key, _ in selector.select():
+                if key.fd == self.read_fd:
+                    chunk = os.read(self.read_fd, 1 << 16)
+                    self._buffer += chunk
+                    self._ended = not chunk
 
     def receive(self, timeout: float | None = None) -> dict[str, Any] | None:
         """The next message; None at end of file; TimeoutError when none comes in time.
@@ -90,6 +117,8 @@ class Channel:
             scanned = len(self._buffer)
             if scanned > self.max_line:
                 raise ProtocolError(f"a line longer than {self.max_line} bytes")
+            if self._ended:
+                return None
             if deadline is not None:
                 remaining = max(deadline - time.monotonic(), 0.0)
                 if not wait_readable(self.read_fd, remaining):

@@ -139,6 +139,7 @@ class Sandbox:
         self.channel: Channel | None = None
         self.fence = ""
         self.missing_fences: list[str] = []
+        self.isolated = False  # each case's child sees only its own file-system view
         self.cases_run = 0
         self.staged = 0
         self.ready = False
@@ -175,7 +176,7 @@ class Sandbox:
         log.close()
         os.close(to_worker_r)
         os.close(from_worker_w)
-        self.channel = Channel(from_worker_r, to_worker_w)
+        self.channel = Channel(from_worker_r, to_worker_w, drain=True)  # see Channel
         self.ready = False
 
     def _await_ready(self, timeout: float) -> None:
@@ -185,6 +186,7 @@ class Sandbox:
             raise WorkerGone(f"the grading worker did not start: {self.worker_log()}")
         self.fence = str(message.get("fence", ""))
         self.missing_fences = [str(m) for m in message.get("missing", [])]
+        self.isolated = bool(message.get("view"))
         self.ready = True
 
     def worker_log(self) -> str:
@@ -215,6 +217,13 @@ class Sandbox:
                 return [refused(script, str(exc)) for script in scripts]
         runs: list[CaseRun | None] = [None] * len(scripts)
         waiting = list(enumerate(scripts))
+        lanes = self.limits.lanes
+        if self._ensure_ready() and not self.isolated:
+            # Without a view of their own, cases share the machine's file system, and what one
+            # leaves there can reach the cases that run beside or after it: every visible case
+            # runs, one at a time, before any hidden one.
+            waiting.sort(key=lambda item: item[1].case.visibility == "hidden")
+            lanes = 1
         flights: dict[int, Flight] = {}
         while waiting or flights:
             if self.closed:  # a thread still at work after Ctrl-C: no new worker for it
@@ -226,7 +235,7 @@ class Sandbox:
                     index, script = waiting.pop(0)
                     runs[index] = CaseRun(script, Outcome("crashed", self.start_failure))
                     continue
-                while waiting and len(flights) < self.limits.lanes:
+                while waiting and len(flights) < lanes:
                     index, script = waiting.pop(0)
                     flight = self._launch(index, script, submission)
                     flights[flight.index] = flight

@@ -103,6 +103,7 @@ def main() -> int:
             "pid": os.getpid(),
             "fence": fences.describe(),
             "missing": fences.missing(),
+            "view": fences.view,
             **versions,
         }
     )

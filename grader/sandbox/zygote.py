@@ -16,7 +16,7 @@ import os
 import selectors
 import socket
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from grader.sandbox import child, guard
@@ -30,21 +30,32 @@ def start(context: child.Context, drop: Sequence[int]) -> socket.socket:
     """Fork the zygote; the worker's end of the socket to it. ``drop``: descriptors of the
     worker's that the zygote (and so every child) must not hold."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+
+    def be_the_zygote() -> int:
+        ours.close()
+        for fd in drop:
+            os.close(fd)
+        guard.die_with_parent()
+        return serve(theirs, context)
+
+    spawn(os.fork, be_the_zygote)
+    theirs.close()
+    return ours
+
+
+def spawn(fork: Callable[[], int], body: Callable[[], int]) -> int:
+    """``fork()``; the new process runs ``body`` and nothing after it (its result is the exit
+    code, and an exception in it is the harness's failure), never the caller's code."""
     sys.stdout.flush()
     sys.stderr.flush()
-    pid = os.fork()
+    pid = fork()
     if pid == 0:
         code = EXIT_INTERNAL
         try:
-            ours.close()
-            for fd in drop:
-                os.close(fd)
-            guard.die_with_parent()
-            code = serve(theirs, context)
+            code = body()
         finally:
             os._exit(code)
-    theirs.close()
-    return ours
+    return pid
 
 
 def ask(forker: socket.socket, case: int, fds: list[int]) -> None:
@@ -98,17 +109,14 @@ def fork(
     control: socket.socket,
     selector: selectors.BaseSelector,
 ) -> int:
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = context.fork()
-    if pid == 0:
-        code = EXIT_INTERNAL
-        try:
-            selector.close()
-            control.close()
-            code = child.run(fds, context)
-        finally:
-            os._exit(code)
+    """A case's child, holding the three pipe ends; the zygote keeps none of them."""
+
+    def be_the_child() -> int:
+        selector.close()
+        control.close()
+        return child.run(fds, context)
+
+    pid = spawn(context.fork, be_the_child)
     with contextlib.suppress(OSError):
         os.setpgid(pid, pid)  # also done by the child: whichever runs first
     for fd in fds:
