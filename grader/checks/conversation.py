@@ -332,6 +332,7 @@ def system_kept(script: Script, run: CaseRun) -> str:
                     ).format(where=where(turn), place=elsewhere + 1, count=len(messages)),
                     _("Keep the system message at the start of the list you send."),
                     family="system_moved",
+                    request=turn.number,
                 )
             raise Failure(
                 _("{where} has no system message; it starts with {first}.").format(
@@ -344,6 +345,7 @@ def system_kept(script: Script, run: CaseRun) -> str:
                 expected=describe({"role": "system", "content": wanted}),
                 actual=describe(first),
                 family="system_dropped",
+                request=turn.number,
             )
         if content_text(first.get("content")) != wanted:
             raise Failure(
@@ -352,6 +354,7 @@ def system_kept(script: Script, run: CaseRun) -> str:
                 expected=short(wanted, 200),
                 actual=short(first.get("content"), 200),
                 family="system_changed",
+                request=turn.number,
             )
     return _("all {n} requests start with the system message").format(n=len(sent))
 
@@ -442,6 +445,7 @@ def under_budget(script: Script, run: CaseRun) -> str:
             ).format(where=where(turn), tokens=tokens, n=len(messages), budget=budget),
             help,
             family=family,
+            request=turn.number,
         )
     return _("all {n} requests within {budget:,} tokens (the largest: {largest:,})").format(
         n=len(sent), budget=budget, largest=largest
@@ -486,6 +490,7 @@ def history_kept(script: Script, run: CaseRun) -> str:
                 "as {'role': 'assistant', 'content': reply}."
             ),
             family="forgets_replies",
+            request=turn.number,
         )
     return _("every request carried the previous reply")
 
@@ -518,6 +523,7 @@ def oldest_first(script: Script, run: CaseRun) -> str:
                 ),
                 _("The newest user line is the one being answered; it must be last."),
                 family="newest_dropped",
+                request=turn.number,
             )
         kept = sum(1 for m in turn.others if not is_system(m))
         systems = len(script.system_messages)
@@ -531,6 +537,7 @@ def oldest_first(script: Script, run: CaseRun) -> str:
             expected=finding.expected,
             actual=finding.actual,
             family=finding.family,
+            request=turn.number,
         )
     return _("every request sent the newest part of the conversation")
 
@@ -611,6 +618,7 @@ def not_over_trimmed(script: Script, run: CaseRun) -> str:
                 source,
             ),
             family=family,
+            request=turn.number,
         )
     return _("every request kept as much history as fit")
 
@@ -651,6 +659,7 @@ def oversize_handled(script: Script, run: CaseRun) -> str:
                         "error, leave it out of the history, and read the next line."
                     ),
                     family="oversize_sent",
+                    request=turn.number,
                 )
         later = [i for i in range(line + 1, len(script.lines)) if i not in script.oversize]
         if later and not any(turn.line > line for turn in sent):

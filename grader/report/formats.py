@@ -210,9 +210,7 @@ def as_gradescope(report: SubmissionReport) -> dict[str, Any]:
         "score": report.score,
         "execution_time": round(report.seconds, 2),
         # Counted over visible checks only: the summary must not reveal hidden ones.
-        "output": _("trimlab: {passed} of {total} visible checks passed").format(
-            passed=sum(r.passed for r in visible), total=len(visible)
-        ),
+        **gradescope_summary(report, visible),
         "stdout_visibility": "hidden",
         "tests": tests,
     }

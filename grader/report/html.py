@@ -13,6 +13,7 @@ from html import escape
 
 from grader.checks import CheckResult
 from grader.grading import SubmissionReport
+from grader.i18n import _
 from grader.report.chart import (
     Bar,
     ConversationChart,
@@ -331,7 +332,7 @@ def bar_group(
             f'fill="{FLAG_COLOUR}"/>'
         )
     base = 0
-    for attribute, colour, _ in PARTS:
+    for attribute, colour, _name in PARTS:
         size = getattr(bar, attribute)
         if size <= 0:
             continue
@@ -396,7 +397,13 @@ def gradescope_output(report: SubmissionReport, visible: Sequence[CheckResult]) 
 
     Hidden cases' checks are not in ``visible``: neither their count nor their charts show."""
     parts = [
-        f"<p>trimlab: {sum(r.passed for r in visible)} of {len(visible)} visible checks passed</p>"
+        "<p>"
+        + escape(
+            _("trimlab: {passed} of {total} visible checks passed").format(
+                passed=sum(r.passed for r in visible), total=len(visible)
+            )
+        )
+        + "</p>"
     ]
     cases: dict[str, list[CheckResult]] = {}
     for result in visible:
