@@ -69,7 +69,7 @@ def grade_drop(box: Sandbox, own: list[Case], tmp_path: Path, tag: str) -> Submi
 
 
 def assert_no_hidden_line_shows(report: SubmissionReport) -> None:
-    assert "main() raised RuntimeError: found" in failure(report, "visible", "repl_exits")
+    assert "RuntimeError: found" in failure(report, "visible", "repl_exits")
     shown = visible_text(report)
     assert "SECRET-HIDDEN-LINE" not in shown, shown[:2000]
 

@@ -207,7 +207,7 @@ def repl_exits(script: Script, run: CaseRun) -> str:
         frame = own_frame(error.traceback)
         raise Failure(
             _("main() crashed {where}: {type}: {message}").format(
-                where=where_, type=error.type, message=first_line(error.message, 1000)
+                where=where_, type=error.type, message=first_line(error.message, 4000)
             ),
             help,
             actual=frame or None,

@@ -229,7 +229,7 @@ def count_problem(
     if call.raised is not None:
         error = call.raised
         message = _("raised {type}: {message}").format(
-            type=error.type, message=first_line(error.message, 1000)
+            type=error.type, message=first_line(error.message, 4000)
         )
         if "special token" in error.message:
             return message, special_help(), "special_tokens"
@@ -345,7 +345,7 @@ def trim_problem(
         return Finding(
             family,
             _("It raised {type}: {message}").format(
-                type=error.type, message=first_line(error.message, 1000)
+                type=error.type, message=first_line(error.message, 4000)
             ),
             help,
         )
