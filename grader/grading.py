@@ -26,7 +26,8 @@ class SubmissionReport:
     outputs: dict[str, str] = field(default_factory=dict)  # what each case printed
     charts: dict[str, CaseChart] = field(default_factory=dict)  # each case's shape, to draw
     seconds: float = 0.0
-    fence: str = ""
+    fence: str = ""  # the sandbox's fences that held, as it names them
+    weaker: list[str] = field(default_factory=list)  # and what did not hold, in words
 
     @property
     def score(self) -> float:
@@ -90,7 +91,7 @@ def grade_submission(
             chart = case_chart(script, run)
             if chart is not None:
                 report.charts[script.case.id] = chart
-        report.fence = sandbox.fence
+        report.fence, report.weaker = sandbox.fence, list(sandbox.missing_fences)
     finally:
         if own:
             sandbox.close()

@@ -131,3 +131,15 @@ def test_without_namespaces_each_child_is_a_user_of_its_own_and_the_report_says_
         assert run.outcome.kind == "returned", run.outcome
         assert "unprivileged user" in box.fence and "PID namespace" not in box.fence
         assert any("no file-system view" in gap for gap in box.missing_fences)
+
+
+def test_every_report_format_says_which_fences_held(tmp_path: Path) -> None:
+    done = grade(REPO / "solution", "--case", "short_chat", "--format", "json")
+    sandbox = json.loads(done.stdout)["sandbox"]
+    assert "own file-system view" in sandbox["fences"] and "seccomp" in sandbox["fences"]
+    assert sandbox["weaker"] == []
+    out = tmp_path / "results.json"
+    grade(REPO / "solution", "--case", "short_chat", "--format", "gradescope", "--output", out)
+    assert json.loads(out.read_text())["extra_data"]["sandbox"] == sandbox
+    done = grade(REPO / "solution", "--case", "short_chat", "--format", "junit")
+    assert f'<property name="sandbox" value="{sandbox["fences"]}"' in done.stdout

@@ -158,7 +158,13 @@ def as_json(report: SubmissionReport) -> dict[str, Any]:
         "max_score": report.max_score,
         "error": report.error,
         "checks": [check_json(r) for r in report.results],
+        "sandbox": sandbox_json(report),
     }
+
+
+def sandbox_json(report: SubmissionReport) -> dict[str, Any]:
+    """Which fences held while grading, and what did not: a verdict says how it was made."""
+    return {"fences": report.fence, "weaker": report.weaker}
 
 
 def check_json(result: CheckResult) -> dict[str, Any]:
@@ -190,8 +196,9 @@ def detail(result: CheckResult) -> str:
 
 def as_gradescope(report: SubmissionReport) -> dict[str, Any]:
     """Gradescope's results.json; tests of hidden cases are marked hidden."""
+    extra = {"extra_data": {"sandbox": sandbox_json(report)}}
     if report.error:
-        return {"score": 0, "output": report.error, "tests": []}
+        return {"score": 0, "output": report.error, "tests": [], **extra}
     tests = []
     visible = [r for r in report.results if r.visibility != "hidden"]
     for number, result in enumerate(report.results, start=1):
@@ -213,6 +220,7 @@ def as_gradescope(report: SubmissionReport) -> dict[str, Any]:
         **gradescope_summary(report, visible),
         "stdout_visibility": "hidden",
         "tests": tests,
+        **extra,
     }
 
 
@@ -236,6 +244,10 @@ def as_junit(reports: Sequence[SubmissionReport]) -> str:
             errors="1" if report.error else "0",
             time=f"{report.seconds:.3f}",
         )
+        properties = ET.SubElement(suite, "properties")
+        ET.SubElement(properties, "property", name="sandbox", value=report.fence)
+        for gap in report.weaker:
+            ET.SubElement(properties, "property", name="sandbox-weaker", value=gap)
         if report.error:
             case = ET.SubElement(suite, "testcase", classname=report.name, name="submission")
             ET.SubElement(case, "error", message=report.error)
