@@ -16,6 +16,7 @@ from grader.cases.script import ConversationScript, FunctionScript, Script
 from grader.checks.conversation import turns
 from grader.checks.functions import count_problem, describe_call, trim_problem, unfinished
 from grader.checks.reference import same
+from grader.i18n import _, ngettext
 from grader.run import CaseRun
 from mock_api.tokens import REPLY_PRIMING, count_request_tokens, message_tokens
 
@@ -179,7 +180,7 @@ def spans(numbers: Sequence[int]) -> str:
 def sparkline(chart: ConversationChart, color: bool | None = None) -> str:
     """The text report's line: tokens per request, one block each, against the budget."""
     if not chart.bars:
-        return "tokens per request: no request was sent"
+        return _("tokens per request: no request was sent")
     styled = color is not False
     blocks = "".join(
         click.style(step(bar), fg="red", bold=True) if bar.over and styled else step(bar)
@@ -188,11 +189,14 @@ def sparkline(chart: ConversationChart, color: bool | None = None) -> str:
     over = chart.over
     peak = max(bar.tokens for bar in chart.bars)
     verdict = (
-        f"{OVER} over it: request{'' if len(over) == 1 else 's'} {spans(over)}"
+        ngettext("{over} over it: request {spans}", "{over} over it: requests {spans}", len(over))
         if over
-        else "none over"
-    )
-    return (
-        f"tokens per request: {blocks}  ({STEPS[-1]} is the budget of {chart.budget:,}; "
-        f"{verdict}; the largest {peak:,})"
-    )
+        else _("none over")
+    ).format(over=OVER, spans=spans(over))
+    return _(
+        "tokens per request: {blocks}  ({step} is the budget of {budget}; {verdict}; "
+        "the largest {peak})"
+    ).format(
+        blocks=blocks, step=STEPS[-1], budget=f"{chart.budget:,}", verdict=verdict,
+        peak=f"{peak:,}",
+    )  # fmt: skip
