@@ -194,8 +194,7 @@ def diagnose(
                 ).format(count=len(source), tokens=tokens, budget=budget),
                 _(
                     "Count the whole list, and drop the oldest non-system messages until it fits "
-                    "the budget it was given (max_input_tokens, here {budget:,}), not a budget "
-                    "of its own."
+                    "max_input_tokens, the budget it was given (here {budget:,})."
                 ).format(budget=budget),
                 expected,
                 actual,
