@@ -50,11 +50,11 @@ class Context:
     def fork(self) -> int:
         return self.pid_namespaces.fork() if self.pid_namespaces else os.fork()
 
-    def enter_view(self, workdir: Path) -> None:
+    def enter_view(self, workdir: Path, source: Path) -> None:
         """The file-system view the probe found to work; the case stops if it fails now."""
         if self.fences.view:
             assert self.view is not None
-            if not guard.enter_view(self.view, workdir):
+            if not guard.enter_view(self.view, workdir, source):
                 raise OSError("the file-system view could not be built for this case")
         if self.fences.unprivileged_user and not guard.become_unprivileged(
             workdir, self.fences.view
@@ -131,7 +131,7 @@ def run_child(
     # On the grader's word (a time-out, a stall), the student's stack goes to the worker.
     faulthandler.register(signal.SIGUSR2, file=stack, all_threads=True, chain=False)
     close_other_fds({channel.read_fd, channel.write_fd, stack})
-    context.enter_view(workdir)
+    context.enter_view(workdir, Path(message["staged"]))
     os.chdir(workdir)
     os.environ.update(HOME=str(workdir), TMPDIR="/tmp" if context.fences.view else str(workdir))
     tempfile.tempdir = None

@@ -208,7 +208,7 @@ def probe(scratch: Path, view: View | None, program_filter: Any, namespaces: boo
         if child == 0:  # the view wants a PID namespace of its own, for /proc
             inner = 0
             try:
-                inner |= 2 if view is not None and enter_view(view, work) else 0
+                inner |= 2 if view is not None and enter_view(view, work, work) else 0
                 inner |= 16 if become_unprivileged(work, bool(inner & 2)) else 0
                 inner |= 4 if namespaces and drop_capabilities() else 0
                 inner |= 8 if program_filter is not None and forbid(program_filter) else 0
@@ -352,17 +352,18 @@ def under_path(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
-def enter_view(view: View, workdir: Path) -> bool:
-    """Into a mount namespace whose root holds only ``view`` and ``workdir`` (writable), with a
-    private /tmp, a minimal /dev and, in a PID namespace, a /proc of its own. False, with
-    nothing changed for the caller's namespace, where the kernel does not allow it."""
+def enter_view(view: View, workdir: Path, source: Path) -> bool:
+    """Into a mount namespace whose root holds only ``view`` and ``workdir``, a writable copy
+    of ``source``, with a private /tmp, a minimal /dev and, in a PID namespace, a /proc of its
+    own. False, with nothing changed for the caller's namespace, where the kernel does not
+    allow it."""
     try:
-        return build_view(view, workdir)
+        return build_view(view, workdir, source)
     except OSError:
         return False
 
 
-def build_view(view: View, workdir: Path) -> bool:
+def build_view(view: View, workdir: Path, source: Path) -> bool:
     if not call("unshare", CLONE_NEWNS):
         return False
     if not call("mount", None, b"/", None, MS_REC | MS_PRIVATE, None):
@@ -383,7 +384,7 @@ def build_view(view: View, workdir: Path) -> bool:
             return False
     for link, target in view.links:
         os.symlink(target, root + link)
-    if not private_copy(workdir_real, root + workdir_real):
+    if not private_copy(os.path.realpath(source), root + workdir_real):
         return False
     make_dev(root + "/dev")
     os.makedirs(root + "/proc")

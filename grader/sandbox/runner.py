@@ -33,7 +33,7 @@ from grader.sandbox.protocol import (
     check_child_message,
     kill_group,
 )
-from grader.submission import Submission, SubmissionError, copy_staged, stage
+from grader.submission import Submission, SubmissionError, copy_staged, megabytes, stage
 from mock_api import errors
 from mock_api.core import ChatCompletionsMock, MockRequest, MockResponse, json_response
 
@@ -268,7 +268,7 @@ class Sandbox:
     def _launch(self, index: int, script: Script, submission: Submission) -> Flight:
         self.cases_run += 1
         case_dir = self.root / f"case-{self.cases_run}"
-        workdir, output = prepare(submission, case_dir)
+        workdir, output = prepare(submission, case_dir, self.isolated)
         file = submission.original / submission.file
         mock = (
             ChatCompletionsMock(script.mock_config())
@@ -283,6 +283,7 @@ class Sandbox:
             flight.keep = script.journal_cap
         assert self.channel is not None
         message = case_message(script, workdir, file.name, output, self.limits)
+        message["staged"] = str(submission.staged)
         self.channel.send({**message, "case": index, "audit_hook": self.audit_hook})
         return flight
 
@@ -492,10 +493,6 @@ def kept_cost(size: int, messages: list[Any]) -> int:
     return size + PARSED_OBJECT_BYTES * (len(messages) + parts)
 
 
-def megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):,.0f} MB"
-
-
 def record_result(run: CaseRun, script: Script, message: dict[str, Any]) -> None:
     """A function's result, if it is one of the samples the case asked for."""
     if not isinstance(script, FunctionScript):
@@ -506,12 +503,14 @@ def record_result(run: CaseRun, script: Script, message: dict[str, Any]) -> None
         run.results[fn][index] = message
 
 
-def prepare(submission: Submission, case_dir: Path) -> tuple[Path, Path]:
-    """A fresh copy of the submission to run in, and the file its output goes to (outside
-    the copy: the child holds it open, and sees no path to it)."""
+def prepare(submission: Submission, case_dir: Path, isolated: bool) -> tuple[Path, Path]:
+    """Where the submission runs, and the file its output goes to (outside the copy: the child
+    holds it open, and sees no path to it). In its own view the child copies the staged files
+    onto a tmpfs of its own at that path; without one, it runs in a copy made here."""
     workdir = case_dir / "work"
     case_dir.mkdir()
-    copy_staged(submission, workdir)
+    if not isolated:
+        copy_staged(submission, workdir)
     return workdir, case_dir / "output.txt"
 
 
