@@ -103,7 +103,7 @@ def picture_of(kept: Sequence[Any], positions: Sequence[int | None]) -> str:
         names.append(
             label(p, message)
             if p is not None
-            else _("{role} (not in the list)").format(
+            else _("{role} (changed)").format(
                 role=message.get("role") if isinstance(message, dict) else "?"
             )
         )

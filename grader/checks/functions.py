@@ -425,10 +425,10 @@ def own_total(
     return Finding(
         "own_total",
         _(
-            "Its results are what a trim keeps when it counts {what}; but count_tokens counts "
-            "right, so trim_history measures with a total of its own."
+            "count_tokens counts right, but trim_history adds up a total of its own: what it "
+            "keeps is what a trim keeps when it counts {what}."
         ).format(what=what),
-        _("Measure with count_tokens(result, model) on the very list you would return."),
+        _("Measure the list with count_tokens(result, model), not with a sum of your own."),
     )
 
 
@@ -510,13 +510,18 @@ def trim_pattern(
             and v not in (acceptable_trims(s.messages, s.budget, model) or [])
         ]
         if len(wrong) >= 2:
+            longer = [
+                sum(not is_system(m) for m in v)
+                for s, v in results
+                if sum(not is_system(m) for m in s.messages) > n
+            ]
             return Finding(
                 "fixed_window",
                 _(
-                    "It keeps the newest {n} non-system messages whatever they cost: on every "
-                    "history longer than 12 messages it kept exactly {n}, under and over the "
-                    "budget alike."
-                ).format(n=n),
+                    "It keeps the newest {n} non-system messages whatever they cost: of the "
+                    "{longer} histories that had more than {n}, it kept exactly {n} in {kept}, "
+                    "whether they fit the budget or not."
+                ).format(n=n, longer=len(longer), kept=longer.count(n)),
                 _(
                     "Trim by tokens, not by messages: keep the newest messages while the count "
                     "stays within the budget."
