@@ -109,7 +109,7 @@ def shape_lines(text: str) -> dict[str, str]:
     lines, case = {}, None
     for line in text.splitlines():
         if line.startswith("case "):
-            case = line.split()[1]
+            case = line.split()[1].rstrip(":")  # "case X" or "case X: the same as case Y"
         elif "tokens per request:" in line and case:
             lines[case] = line
     return lines

@@ -59,10 +59,29 @@ def as_text(report: SubmissionReport, color: bool | None = None) -> str:
     say(_(":) passed   :( failed   :| skipped, because a check it needs did not pass"), dim=True)
     seen: dict[tuple[str, ...], str] = {}
     gates_shown: set[str] = set()
-    for case, results in groupby(report.results, key=lambda r: r.case):
+    cases = [(case, list(group)) for case, group in groupby(report.results, key=lambda r: r.case)]
+    full: list[tuple[str, list[CheckResult]]] = []  # cases shown in full, to compare with
+    collapsed = False
+    for case, results in cases:
+        same = next(((ref, extra) for ref, earlier in full
+                     if (extra := repeats(results, earlier)) is not None), None)  # fmt: skip
+        shape = shape_line(report, case, color)
+        if same is not None:
+            ref, extra = same
+            if not collapsed:
+                say()
+            collapsed = True
+            sentence = _("case {case}: the same as case {ref}").format(case=case, ref=ref)
+            say(sentence + (_(", and:") if extra else ""), bold=True)
+            if shape and report.charts[case].bars:
+                say(shape)
+            for result in extra:
+                show_result(result, seen, say)
+            continue
+        full.append((case, results))
+        collapsed = False
         say()
         say(_("case {case}").format(case=case), bold=True)
-        shape = shape_line(report, case, color)
         if shape:
             say(shape)
         for cause, group in groupby(results, key=lambda r: r.cause):
@@ -109,15 +128,49 @@ def as_text(report: SubmissionReport, color: bool | None = None) -> str:
     return "\n".join(out)
 
 
+def failure_key(result: CheckResult) -> tuple[str, ...]:
+    """The same mistake, met again: the same cause and evidence, if not the same line or
+    numbers (a failure with no named cause must match word for word)."""
+    key = (result.id, result.family, result.help)
+    if not result.family:
+        key = (*key, result.message, str(result.expected), str(result.actual))
+    return key
+
+
+def result_key(result: CheckResult) -> tuple[str | None, ...]:
+    if result.status == "failed":
+        return ("failed", *failure_key(result))
+    return (result.status, result.id, result.cause)
+
+
+def repeats(
+    results: Sequence[CheckResult], earlier: Sequence[CheckResult]
+) -> list[CheckResult] | None:
+    """Whether a case tells nothing that an earlier one did not: every failure and skip is one
+    the earlier case has (a skip may also follow from such a failure). Returns the checks that
+    passed here alone, to show; None when the case has news, or no failure at all."""
+    keys = {result_key(r) for r in earlier}
+    covered: set[str] = set()
+    extra: list[CheckResult] = []
+    for result in results:
+        if result_key(result) in keys or (result.status == "skipped" and result.cause in covered):
+            covered.add(result.id)
+            if result.cause:
+                covered.add(result.cause)  # what blocks one skip here blocks the others alike
+        elif result.passed:
+            extra.append(result)
+        else:
+            return None
+    failed = any(r.status == "failed" for r in results)
+    return extra if failed else None
+
+
 def show_result(result: CheckResult, seen: dict[tuple[str, ...], str], say: Any) -> None:
     symbol, colour = SYMBOLS[result.status]
     if result.status == "passed":
         say(f"{symbol} {result.id}: {result.description}", fg=colour)
         return
-    # The same mistake, met again: the same cause and evidence, if not the same line or numbers.
-    key = (result.id, result.family, result.help)
-    if not result.family:
-        key = (*key, result.message, str(result.expected), str(result.actual))
+    key = failure_key(result)
     if key in seen:
         say(
             f"{symbol} {result.id}: " + _("same as in case {case}").format(case=seen[key]),
