@@ -1,15 +1,18 @@
 """The console scripts' one error format: how ``grade`` and ``mock-openai`` say what went wrong.
 
-Every error a user can get, click's own (an unknown option) or ours (a malformed case file),
-leaves through ``Command.main`` and is shown by ``show_error``: ``error: `` (red on a
-terminal), the problem naming its place, on standard error; a mistake in the command line
-itself adds the usage and where help is. The exit code is the exception's: 2 for a usage error
-or bad input, 1 otherwise. It lives here because grader imports mock_api, never the reverse.
+Every error a user can get, click's own (an unknown option), ours (a malformed case file) or
+one nobody raised (a bug), leaves through ``Command.main`` and is shown by ``show_error``:
+``error: `` (red on a terminal), then the problem naming its place, on standard error; a
+mistake in the command line itself adds the usage and where help is. The exit code is the
+exception's: 2 for a usage error or bad input, 1 otherwise. It lives here because grader
+imports mock_api, never the reverse.
 """
 
 from __future__ import annotations
 
 import sys
+import traceback
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -47,20 +50,43 @@ def show_error(error: click.ClickException) -> None:
             click.echo(f"Try '{ctx.command_path} {max(names, key=len)}' for help.", err=True)
 
 
+def unexpected(exc: Exception) -> click.ClickException:
+    """An error not raised for the user: a file the system refused, or a bug of trimlab's own,
+    which says where it happened."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return click.ClickException(f"{exc.filename or 'a file'}: {exc.strerror}")
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" ({frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
+    return click.ClickException(
+        f"trimlab failed: {type(exc).__name__}: {exc}{where}; please report this"
+    )
+
+
 class Command(click.Command):
     """``@click.command(cls=Command)``: click's handling of errors replaced by ``show_error``."""
 
-    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.ClickException as error:
             show_error(error)
             sys.exit(error.exit_code)
         except click.Abort:  # Ctrl-C, or the end of input at a prompt
             click.echo("Aborted!", err=True)
             sys.exit(1)
+        except Exception as exc:  # raised for no user: still one line, never a traceback
+            error = unexpected(exc)
+            show_error(error)
+            sys.exit(error.exit_code)
         sys.exit(code if isinstance(code, int) else 0)  # an int: click's Exit (e.g. --help)
 
 

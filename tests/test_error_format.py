@@ -101,3 +101,26 @@ def test_on_a_terminal_the_prefix_is_red(tmp_path: Path) -> None:
     result = CliRunner().invoke(grade, [str(tmp_path / "nope")], color=True)
     assert result.exit_code == 2
     assert "\x1b[31m\x1b[1merror:\x1b[0m " in result.output
+
+
+def test_a_bug_of_the_graders_own_is_one_line_naming_where(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(cases: object) -> str:
+        raise KeyError("visibility")
+
+    monkeypatch.setattr("grader.cli.case_table", broken)
+    result = CliRunner().invoke(grade, ["--list"])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"error: trimlab failed: KeyError: 'visibility' ({__file__}, line "
+        f"{broken.__code__.co_firstlineno + 1}); please report this"
+    ]
+
+
+def test_a_file_the_system_refuses_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused(cases: object) -> str:
+        raise PermissionError(13, "Permission denied", "/srv/cases/a.toml")
+
+    monkeypatch.setattr("grader.cli.case_table", refused)
+    result = CliRunner().invoke(grade, ["--list"])
+    assert result.exit_code == 1
+    assert result.output == "error: /srv/cases/a.toml: Permission denied\n"
