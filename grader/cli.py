@@ -227,7 +227,7 @@ def grade(
         )
     for option, target in (("--output", output), ("--summary", summary)):
         if target is not None and not target.parent.is_dir():
-            raise InputError(f"{option} {target}: no such directory {target.parent}")
+            raise InputError(f"{option} {target}: {target.parent}: no such directory")
     limits = Limits(memory_mb=memory_mb, output_kb=output_kb)
     if watch:
         watch_submission(submissions, load(cases_dir, only), seed, limits, fmt, output, summary)
