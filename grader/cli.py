@@ -348,6 +348,8 @@ def grade_and_show(
 
 
 def scripts_of(cases: list[Case], seed: int | None) -> list[Script]:
+    """The cases' scripts; a case naming a check its script gives nothing to judge is bad
+    input."""
     try:
         return make_scripts(cases, seed)
     except CaseError as error:
