@@ -14,14 +14,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from grader.cases.parse import CaseError
+from grader.cases.parse import KINDS as CASE_KINDS
+from grader.cases.parse import CaseError, CaseKind
 from grader.cases.script import ConversationScript, FunctionScript, Script
 from grader.i18n import _, ngettext
 from grader.run import CaseRun
 
 Status = Literal["passed", "failed", "skipped"]
-Kind = Literal["functions", "conversation", "any"]
-KINDS: tuple[Kind, ...] = ("functions", "conversation", "any")
+Kind = Literal[CaseKind, "any"]  # a check's: a case's kind, or "any"
+KINDS: tuple[Kind, ...] = (*CASE_KINDS, "any")
 CheckFunction = Callable[[Any, CaseRun], "str | None"]
 
 
@@ -80,8 +81,7 @@ class Check:
 
     def takes(self, script: Script) -> bool:
         """Whether this check judges the script: its kind, and the case's own condition."""
-        kind = "functions" if isinstance(script, FunctionScript) else "conversation"
-        return self.kind in (kind, "any") and self.applies(script)
+        return self.kind in (script.kind, "any") and self.applies(script)
 
 
 CHECKS: dict[str, Check] = {}
@@ -145,7 +145,7 @@ class CheckResult:
         return self.status == "passed"
 
 
-def checks_for(kind: str, reported_only: bool = True) -> list[Check]:
+def checks_for(kind: CaseKind, reported_only: bool = True) -> list[Check]:
     """The checks a case of this kind may name, in order."""
     return [
         c for c in CHECKS.values() if c.kind in (kind, "any") and (c.reported or not reported_only)
@@ -266,12 +266,14 @@ def show(value: Any) -> str | None:
 
 
 def as_conversation(script: Script) -> ConversationScript:
-    assert isinstance(script, ConversationScript)
+    """A conversation check's script, typed as one (``Check.takes`` gave it no other)."""
+    assert script.kind == "conversation", script.kind
     return script
 
 
 def as_functions(script: Script) -> FunctionScript:
-    assert isinstance(script, FunctionScript)
+    """A functions check's script, typed as one."""
+    assert script.kind == "functions", script.kind
     return script
 
 

@@ -698,7 +698,7 @@ def not_over_trimmed(script: Script, run: CaseRun) -> str:
 
 
 def has_oversize(script: Script) -> bool:
-    return isinstance(script, ConversationScript) and bool(script.oversize)
+    return script.kind == "conversation" and bool(script.oversize)
 
 
 @check(

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.cases.script import PARSED_OBJECT_BYTES, ConversationScript, FunctionScript, Script
+from grader.cases.script import PARSED_OBJECT_BYTES, Script
 from grader.i18n import _
 from grader.run import CaseRun, Outcome, load_error, split_turns
 from grader.sandbox.protocol import (
@@ -275,17 +275,13 @@ class Sandbox:
         case_dir = self.root / f"case-{self.cases_run}"
         workdir, output = prepare(submission, case_dir, self.isolated)
         file = submission.original / submission.file
-        mock = (
-            ChatCompletionsMock(script.mock_config())
-            if isinstance(script, ConversationScript)
-            else None
-        )
+        config = script.mock_config()
+        mock = ChatCompletionsMock(config) if config is not None else None
         stall = script.case.stall or self.limits.stall_seconds
         flight = Flight(index, script, file, submission.staged, case_dir, workdir, output, mock,
                         CaseRun(script, Outcome("vanished")),
-                        deadline=time.monotonic() + script.case.timeout, stall=stall)  # fmt: skip
-        if isinstance(script, ConversationScript):
-            flight.keep = script.journal_cap
+                        deadline=time.monotonic() + script.case.timeout, stall=stall,
+                        keep=script.journal_cap)  # fmt: skip
         assert self.channel is not None
         message = case_message(script, workdir, file.name, output, self.limits)
         message["staged"] = str(submission.staged)
@@ -493,8 +489,7 @@ class Sandbox:
 
 def max_requests(script: Script) -> int:
     """Generous: a REPL may retry, but not flood the grader with requests."""
-    lines = len(script.lines) if isinstance(script, ConversationScript) else 0
-    return max(200, 10 * lines)
+    return max(200, 10 * len(script.lines))
 
 
 def kept_cost(size: int, messages: list[Any]) -> int:
@@ -507,11 +502,8 @@ def kept_cost(size: int, messages: list[Any]) -> int:
 
 def record_result(run: CaseRun, script: Script, message: dict[str, Any]) -> None:
     """A function's result, if it is one of the samples the case asked for."""
-    if not isinstance(script, FunctionScript):
-        return
     fn, index = message["fn"], message["index"]
-    samples = script.count_samples if fn == "count_tokens" else script.trim_samples
-    if index < len(samples):
+    if index < len(script.samples(fn)):
         run.results[fn][index] = message
 
 
@@ -562,28 +554,21 @@ def explain_limits(run: CaseRun, output: Path, limits: Limits) -> None:
 def case_message(
     script: Script, workdir: Path, file: str, output: Path, limits: Limits
 ) -> dict[str, Any]:
+    """Run this script: the case, where, within which limits, and the script's own inputs."""
     case = script.case
-    message: dict[str, Any] = {
+    return {
         "op": "case",
-        "kind": case.kind,
+        "kind": script.kind,
         "model": case.model,
         "budget": case.budget,
         "timeout": case.timeout,
         "workdir": str(workdir),
         "file": file,
-        "lines": list(script.lines) if isinstance(script, ConversationScript) else [],
         "output": str(output),
         "memory_bytes": limits.memory_mb * 1024 * 1024,
         "output_bytes": limits.output_kb * 1024,
+        **script.inputs(),
     }
-    if isinstance(script, FunctionScript):
-        message["count_samples"] = script.count_samples
-        message["trim_samples"] = [
-            {"messages": s.messages, "budget": s.budget} for s in script.trim_samples
-        ]
-    else:
-        message["system_prompt"] = case.system
-    return message
 
 
 def hide_workdir(run: CaseRun, workdir: Path, original: Path) -> None:
@@ -651,9 +636,9 @@ def package_root() -> str:
 def stall_message(flight: Flight) -> str:
     """What the child was doing when it stopped making progress, from what the grader saw."""
     waited = _("{seconds:g} s").format(seconds=flight.stall)
-    lines = len(flight.script.lines) if isinstance(flight.script, ConversationScript) else 0
+    lines = len(flight.script.lines)
     read = len(flight.marks)
-    if flight.script.case.kind == "functions":
+    if flight.script.kind == "functions":
         return _("returned no result for {waited}: stopped as stuck").format(waited=waited)
     if read == 0:
         return _("read no input line and sent no request for {waited} after loading").format(
