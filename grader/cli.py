@@ -19,7 +19,7 @@ from grader.cases import BUILTIN_CASES, Case, CaseError, CaseErrors, load_cases
 from grader.cases.script import Script
 from grader.checks import first_line
 from grader.grading import SubmissionReport, display_name, grade_submission, make_scripts
-from grader.i18n import LANGUAGES, language_from_environment
+from grader.i18n import LANGUAGES, _, language_from_environment
 from grader.i18n import use as use_language
 from grader.report.formats import FORMATS, render, summary_csv
 from grader.sandbox.runner import Limits, Sandbox, package_root
@@ -41,7 +41,9 @@ def expand(paths: tuple[Path, ...]) -> list[Path]:
         if path.is_file():
             if path.suffix != ".py":
                 raise InputError(
-                    f"{path}: not a Python file; give chat_repl.py, or the folder holding it"
+                    _(
+                        "{path}: not a Python file; give chat_repl.py, or the folder holding it"
+                    ).format(path=path)
                 )
             found.append(path)
         elif (path / "chat_repl.py").is_file():
@@ -50,13 +52,15 @@ def expand(paths: tuple[Path, ...]) -> list[Path]:
             folders = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
             if not folders:
                 held = sorted(p.name for p in path.iterdir() if not p.name.startswith("."))
+                listing = ", ".join(held[:12]) + (", …" if len(held) > 12 else "")
                 raise InputError(
-                    f"{path}: no chat_repl.py here, and no submission folders; it holds "
-                    + (", ".join(held[:12]) + (", …" if len(held) > 12 else "") or "nothing")
+                    _(
+                        "{path}: no chat_repl.py here, and no submission folders; it holds {listing}"
+                    ).format(path=path, listing=listing or _("nothing"))
                 )
             found.extend(folders)
         else:
-            raise InputError(f"{path}: no such file or directory")
+            raise InputError(_("{path}: no such file or directory").format(path=path))
     return found
 
 
@@ -213,21 +217,29 @@ def grade(
         return
     if not paths:
         click.secho(
-            f"No PATH given: grading the reference solution, {reference_solution()}",
+            _("No PATH given: grading the reference solution, {path}").format(
+                path=reference_solution()
+            ),
             fg="cyan",
             err=True,
         )
         paths = (reference_solution(),)
     submissions = expand(paths)
     if not submissions:
-        raise InputError(f"{', '.join(map(str, paths))}: no submissions found")
+        raise InputError(
+            _("{paths}: no submissions found").format(paths=", ".join(map(str, paths)))
+        )
     if fmt == "gradescope" and len(submissions) != 1:
         raise click.UsageError(
             f"--format gradescope takes exactly one submission, not {len(submissions)}"
         )
     for option, target in (("--output", output), ("--summary", summary)):
         if target is not None and not target.parent.is_dir():
-            raise InputError(f"{option} {target}: {target.parent}: no such directory")
+            raise InputError(
+                _("{option} {target}: {folder}: no such directory").format(
+                    option=option, target=target, folder=target.parent
+                )
+            )
     limits = Limits(memory_mb=memory_mb, output_kb=output_kb)
     if watch:
         watch_submission(submissions, load(cases_dir, only), seed, limits, fmt, output, summary)
