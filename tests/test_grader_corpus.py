@@ -254,3 +254,15 @@ def test_the_exercise_stub_fails_with_its_todo_pointer_not_a_traceback(grade: Gr
     loads = [r for r in report.results if r.id == "loads"]
     assert loads and all(r.passed for r in loads)
     assert not report.passed
+
+
+@pytest.mark.parametrize("name", ["hangs_at_eof", "busy_after_first"])
+def test_a_hang_shows_the_students_own_stack(name: str, grade: Grade) -> None:
+    """Stuck at the end of input or in a loop, the report shows where: the student's frame,
+    named as the student knows the file (a REPL spinning at the end of input used to flood
+    the grader with end-of-input marks, and its stack never came)."""
+    report = grade(CORPUS / name, EXPECTED[name].cases)
+    (failure,) = failed(report, "repl_exits")
+    assert failure.actual is not None and failure.actual.startswith("chat_repl.py, line "), show(
+        report
+    )

@@ -197,8 +197,12 @@ class ReportingStdin(io.TextIOWrapper):
         super().__init__(buffer, encoding="utf-8")
         self.channel = channel
         self.lines = 0
+        self.eof_told = False
 
     def mark(self, line: str) -> None:
+        if not line and self.eof_told:
+            return  # a REPL spinning at the end of input is told once, not once per spin
+        self.eof_told = not line
         flush_stdio()
         try:
             offset = os.lseek(1, 0, os.SEEK_CUR)
