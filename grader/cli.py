@@ -55,7 +55,8 @@ def expand(paths: tuple[Path, ...]) -> list[Path]:
                 listing = ", ".join(held[:12]) + (", …" if len(held) > 12 else "")
                 raise InputError(
                     _(
-                        "{path}: no chat_repl.py here, and no submission folders; it holds {listing}"
+                        "{path}: no chat_repl.py here, and no submission folders; it holds "
+                        "{listing}"
                     ).format(path=path, listing=listing or _("nothing"))
                 )
             found.extend(folders)

@@ -83,7 +83,7 @@ def test_dropping_the_newest_line_is_an_ordering_mistake_not_a_forgotten_reply(
     oldest_first = result(script, run, "oldest_first")
     assert oldest_first.status == "failed"
     assert oldest_first.family == "newest_dropped"
-    assert "It dropped the newest message, #6 user" in oldest_first.message
+    assert "it dropped the newest message, #6 user" in oldest_first.message
 
 
 def test_a_reply_left_out_is_still_a_forgotten_reply(tmp_path: Path) -> None:
@@ -265,7 +265,7 @@ def test_a_crash_on_a_special_token_in_main_is_shown_where_it_happened(tmp_path:
     run = run_of(script, [full(0)], Outcome("raised", error=error))
     repl = result(script, run, "repl_exits")
     assert repl.status == "failed"
-    assert repl.message.startswith("main() crashed on line 2")
+    assert repl.message.startswith("main() crashed on input line 2")
     assert repl.family == "special_tokens"
     assert "disallowed_special=()" in repl.help
     assert repl.actual is not None and "line 12, in count_tokens" in repl.actual
@@ -308,7 +308,7 @@ def test_a_line_never_sent_shows_what_the_repl_printed_for_it_not_the_next_promp
     run.lines_read, run.read_eof = 3, True
     repl = result(script, run, "repl_exits")
     assert repl.family == "unsent"
-    assert repl.actual == "error: disallowed special token\n(and 3 more lines)"
+    assert repl.actual == "error: disallowed special token\n(and 3 more lines of output)"
 
 
 def test_a_loop_that_hangs_after_answering_a_line_says_so_and_points_at_the_loop(
@@ -336,6 +336,6 @@ def test_an_unexpected_crash_gets_a_hint_that_says_what_the_exception_means(
     run = run_of(script, [full(0)], Outcome("raised", error=error))
     run.lines_read = 2
     repl = result(script, run, "repl_exits")
-    assert repl.message.startswith("main() crashed on line 2")
+    assert repl.message.startswith("main() crashed on input line 2")
     assert "an index past the end of a list" in repl.help
     assert repl.actual == "chat_repl.py, line 55, in main\n    print(history[10])"

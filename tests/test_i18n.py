@@ -137,7 +137,7 @@ def grade_ko(*args: str) -> subprocess.CompletedProcess[str]:
 def test_grade_speaks_korean_throughout_when_the_locale_is_korean(tmp_path: Path) -> None:
     done = grade_ko("tests/corpus/system_last")
     assert done.returncode == 1, done.stderr
-    assert "system_last 채점 중" in done.stdout and "힌트:" in done.stdout
+    assert "system_last 채점 결과" in done.stdout and "힌트:" in done.stdout
     leaked = [f for f in english_fragments() if f in done.stdout]
     assert not leaked, leaked
 

@@ -181,7 +181,15 @@ def function_script(case: Case, seed: int) -> FunctionScript:
     for i in range(max(case.histories, len(kinds))):
         kind = kinds[i % len(kinds)]
         trim_samples.append(trim_sample(kind, rng, text, budget, model))
+    # Two more, drawn last so the ones above stay as they were: over the API's usual 8,000 (a
+    # trim that keeps to a constant of its own instead of max_input_tokens shows itself only
+    # there), and a token over its budget (a count a few tokens short keeps it whole).
+    trim_samples += [trim_sample(k, rng, text, budget, model) for k in (LONG_KIND, OVER_KIND)]
     return FunctionScript(case, count_samples, trim_samples)
+
+
+LONG_KIND = N_("history of more than 8,000 tokens")
+OVER_KIND = N_("history one token over the budget")
 
 
 def conversation(
@@ -234,6 +242,11 @@ def trim_sample(kind: str, rng: random.Random, text: Any, budget: int, model: st
         messages[-1]["content"] = text(budget + 20)
     elif kind == "only the system message and one line":
         messages = conversation(rng, text, 1, 1, (scale, scale * 2))
+    elif kind == LONG_KIND:
+        messages = conversation(rng, text, rng.randint(30, 40), 1, (300, 500))
+    elif kind == OVER_KIND:
+        messages = conversation(rng, text, rng.randint(4, 12), 1, (scale, scale * 4))
+        return TrimSample(kind, messages, count_request_tokens(messages, model) - 1)
     else:
         messages = conversation(rng, text, rng.randint(5, 60), 1, (scale, scale * 8))
     return TrimSample(kind, messages, budget)

@@ -205,7 +205,9 @@ def printed_for(run: CaseRun, line: int) -> str:
     if any(t.startswith("Traceback (most recent call last)") for t in kept):
         return "\n".join(kept[-3:])
     if len(kept) > 1:
-        more = ngettext("(and {n} more line)", "(and {n} more lines)", len(kept) - 1)
+        more = ngettext(
+            "(and {n} more line of output)", "(and {n} more lines of output)", len(kept) - 1
+        )
         return f"{kept[0]}\n{more.format(n=len(kept) - 1)}"
     return "\n".join(kept)
 
@@ -234,7 +236,7 @@ def repl_exits(script: Script, run: CaseRun) -> str:
     if outcome.kind == "raised" and error:
         at = crash_line(script, run, answered)
         where_ = (
-            _("on line {n} ({text})").format(n=at + 1, text=short(script.lines[at]))
+            _("on input line {n} ({text})").format(n=at + 1, text=short(script.lines[at]))
             if at is not None
             else _("at the end of input")
         )
@@ -289,9 +291,9 @@ def repl_exits(script: Script, run: CaseRun) -> str:
                     n=at + 1, text=text, next=at + 2
                 )
                 if at in answered
-                else _("on line {n} ({text}): it read the line and sent no request for it").format(
-                    n=at + 1, text=text
-                )
+                else _(
+                    "on input line {n} ({text}): it read the line and sent no request for it"
+                ).format(n=at + 1, text=text)
             )
             help, family = stuck_help(stack), "stuck"
         else:
@@ -606,7 +608,7 @@ def oldest_first(script: Script, run: CaseRun) -> str:
         if finding is None or finding.family in ("system_dropped", "system_moved", "never_trims"):
             continue  # for system_kept and under_budget to say
         raise Failure(
-            f"{where(turn)}: {finding.rationale}",
+            f"{where(turn)}: {finding.rationale[:1].lower()}{finding.rationale[1:]}",
             finding.hint,
             expected=finding.expected,
             actual=finding.actual,
@@ -707,7 +709,7 @@ def has_oversize(script: Script) -> bool:
     doc=N_("a line over the budget on its own is never sent nor kept, and the REPL goes on"),
     applies=has_oversize,
     when=N_("with a line over the budget on its own"),
-    depends=SENT,
+    depends=(*SENT, "repl_exits"),  # a crash or a hang is told once, where it happened
     follows=EXPLAINED_BY,
 )
 def oversize_handled(script: Script, run: CaseRun) -> str:

@@ -288,10 +288,16 @@ def trim_function(script: Any, run: CaseRun) -> str:
         return _("trim_history was right on all {n} generated histories").format(n=total)
     index, sample, finding = failures[0]
     pattern = trim_pattern(script.trim_samples, calls, model) or own_total(
-        script, run, [(s, calls[i]) for i, s, _f in failures if i in calls]
+        script, run, [(s, calls[i]) for i, s, f in failures if i in calls and f.family in KEPT]
     )
-    if pattern is not None:
-        finding = pattern
+    if pattern is not None:  # a cause seen across the histories, not in one of them
+        raise Failure(
+            _("trim_history was wrong on {wrong} of {total} histories (seed {seed}). {rationale}")
+            .format(wrong=len(failures), total=total, seed=script.case.seed,
+                    rationale=pattern.rationale),
+            pattern.hint,
+            family=pattern.family,
+        )  # fmt: skip
     raise Failure(
         _(
             "trim_history was wrong on {wrong} of {total} histories (seed {seed}). The first: "
@@ -403,6 +409,11 @@ def counted_as(
     return None
 
 
+# Findings about what a trim kept (not that it raised, changed its argument, or never
+# returned): the only ones a trim counting with a total of its own explains.
+KEPT = frozenset({"never_trims", "over_budget", "newest_dropped", "gap", "over_trimmed"})
+
+
 def own_total(
     script: FunctionScript, run: CaseRun, failures: Sequence[tuple[TrimSample, Call]]
 ) -> Finding | None:
@@ -498,7 +509,10 @@ def trim_pattern(
                     "Every result is what a correct trim returns for a budget of {default:,}, "
                     "whatever max_input_tokens was: the budget argument is ignored."
                 ).format(default=default),
-                _("Trim to max_input_tokens, the argument, not to a fixed number."),
+                _(
+                    "Trim to max_input_tokens, the argument it is given (here {budget:,}), not "
+                    "to a number of your own."
+                ).format(budget=results[0][0].budget),
             )
     kept = {sum(not is_system(m) for m in v) for s, v in results if len(s.messages) > 12}
     if len(kept) == 1:

@@ -52,7 +52,12 @@ def as_text(report: SubmissionReport, color: bool | None = None) -> str:
     def say(text: str = "", **style: Any) -> None:
         out.append(click.style(text, **style) if color is not False and style else text)
 
-    say(_("Grading {name} ({path})").format(name=report.name, path=report.path), bold=True)
+    heading = (
+        _("Grading {name}").format(name=report.name)
+        if str(report.path) == report.name
+        else _("Grading {name} ({path})").format(name=report.name, path=report.path)
+    )
+    say(heading, bold=True)
     if report.error:
         say(f":( {report.error}", fg="red")
         return "\n".join(out)
@@ -146,9 +151,9 @@ def result_key(result: CheckResult) -> tuple[str | None, ...]:
 def repeats(
     results: Sequence[CheckResult], earlier: Sequence[CheckResult]
 ) -> list[CheckResult] | None:
-    """Whether a case tells nothing that an earlier one did not: every failure and skip is one
-    the earlier case has (a skip may also follow from such a failure). Returns the checks that
-    passed here alone, to show; None when the case has news, or no failure at all."""
+    """Whether a case tells nothing that an earlier one did not: the same failures, and skips
+    the earlier case has or that follow from them. Returns the checks that passed here alone,
+    to show; None when the case has news, or no failure at all."""
     keys = {result_key(r) for r in earlier}
     covered: set[str] = set()
     extra: list[CheckResult] = []
@@ -161,8 +166,11 @@ def repeats(
             extra.append(result)
         else:
             return None
-    failed = any(r.status == "failed" for r in results)
-    return extra if failed else None
+    failed = {result_key(r) for r in results if r.status == "failed"}
+    # ... and every failure of the earlier case is here too: "the same" means the same.
+    if not failed or any(result_key(r) not in failed for r in earlier if r.status == "failed"):
+        return None
+    return extra
 
 
 def show_result(result: CheckResult, seen: dict[tuple[str, ...], str], say: Any) -> None:
