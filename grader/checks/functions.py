@@ -529,13 +529,22 @@ def trim_pattern(
                 for s, v in results
                 if sum(not is_system(m) for m in s.messages) > n
             ]
-            return Finding(
-                "fixed_window",
-                _(
+            words = (
+                N_(
+                    "It keeps the newest {n} non-system messages whatever they cost: in all "
+                    "{longer} histories that had more than {n}, it kept exactly {n}, whether or "
+                    "not more would fit the budget."
+                )
+                if longer.count(n) == len(longer)
+                else N_(
                     "It keeps the newest {n} non-system messages whatever they cost: of the "
                     "{longer} histories that had more than {n}, it kept exactly {n} in {kept}, "
                     "whether they fit the budget or not."
-                ).format(n=n, longer=len(longer), kept=longer.count(n)),
+                )
+            )
+            return Finding(
+                "fixed_window",
+                _(words).format(n=n, longer=len(longer), kept=longer.count(n)),
                 _(
                     "Trim by tokens, not by messages: keep the newest messages while the count "
                     "stays within the budget."
