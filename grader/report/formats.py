@@ -71,13 +71,17 @@ def as_text(report: SubmissionReport, color: bool | None = None) -> str:
         same = next(((ref, extra) for ref, earlier in full
                      if (extra := repeats(results, earlier)) is not None), None)  # fmt: skip
         shape = shape_line(report, case, color)
+        earned, worth = sum(r.score for r in results), sum(r.max_score for r in results)
+        points = ngettext(
+            "{score} / {max} point", "{score} / {max} points", 1 if worth == 1 else 2
+        ).format(score=format_points(earned), max=format_points(worth))
         if same is not None:
             ref, extra = same
             if not collapsed:
                 say()
             collapsed = True
             sentence = _("case {case}: the same as case {ref}").format(case=case, ref=ref)
-            say(sentence + (_(", and:") if extra else ""), bold=True)
+            say(f"{sentence}{_(', and:') if extra else ''}  ({points})", bold=True)
             if shape and report.charts[case].bars:
                 say(shape)
             for result in extra:
@@ -86,7 +90,15 @@ def as_text(report: SubmissionReport, color: bool | None = None) -> str:
         full.append((case, results))
         collapsed = False
         say()
-        say(_("case {case}").format(case=case), bold=True)
+        if all(r.passed for r in results):  # nothing to read but that it passed
+            gates_shown.update(r.id for r in results)
+            symbol, colour = SYMBOLS["passed"]
+            say(f"{symbol} " + _("case {case}: all {n} checks passed").format(
+                case=case, n=len(results)) + f"  ({points})", fg=colour, bold=True)  # fmt: skip
+            if shape:
+                say(shape)
+            continue
+        say(_("case {case}").format(case=case) + f"  ({points})", bold=True)
         if shape:
             say(shape)
         for cause, group in groupby(results, key=lambda r: r.cause):
@@ -191,6 +203,8 @@ def show_result(result: CheckResult, seen: dict[tuple[str, ...], str], say: Any)
         say(f"    {line}", fg=colour)
     if result.help:
         say("    " + _("hint: {hint}").format(hint=result.help), fg="cyan")
+    if result.family.startswith("follows:"):
+        return  # a consequence: its numbers are in the message; the lists are the cause's to show
     if result.expected is not None:
         say("    " + _("expected: {value}").format(value=result.expected))
     if result.actual is not None:
