@@ -268,7 +268,7 @@ def test_a_crash_on_a_special_token_in_main_is_shown_where_it_happened(tmp_path:
     assert repl.message.startswith("main() crashed on input line 2")
     assert repl.family == "special_tokens"
     assert "disallowed_special=()" in repl.help
-    assert repl.actual is not None and "line 12, in count_tokens" in repl.actual
+    assert repl.where is not None and "line 12, in count_tokens" in repl.where
     assert "Send one request per line" not in repl.help
 
 
@@ -323,7 +323,7 @@ def test_a_loop_that_hangs_after_answering_a_line_says_so_and_points_at_the_loop
     assert "no progress after it answered line 1 ('Question 1:" in repl.message
     assert repl.message.endswith("before it read line 2.")
     assert "This loop never ends" in repl.help
-    assert repl.actual == stack
+    assert repl.where == stack
 
 
 def test_an_unexpected_crash_gets_a_hint_that_says_what_the_exception_means(
@@ -338,4 +338,4 @@ def test_an_unexpected_crash_gets_a_hint_that_says_what_the_exception_means(
     repl = result(script, run, "repl_exits")
     assert repl.message.startswith("main() crashed on input line 2")
     assert "an index past the end of a list" in repl.help
-    assert repl.actual == "chat_repl.py, line 55, in main\n    print(history[10])"
+    assert repl.where == "chat_repl.py, line 55, in main\n    print(history[10])"

@@ -263,6 +263,6 @@ def test_a_hang_shows_the_students_own_stack(name: str, grade: Grade) -> None:
     the grader with end-of-input marks, and its stack never came)."""
     report = grade(CORPUS / name, EXPECTED[name].cases)
     (failure,) = failed(report, "repl_exits")
-    assert failure.actual is not None and failure.actual.startswith("chat_repl.py, line "), show(
+    assert failure.where is not None and failure.where.startswith("chat_repl.py, line "), show(
         report
     )

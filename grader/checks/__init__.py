@@ -37,10 +37,12 @@ class Failure(Exception):
         actual: Any = None,
         family: str = "",
         request: int | None = None,
+        where: str | None = None,
     ) -> None:
         super().__init__(rationale)
         self.rationale, self.help, self.family = rationale, help, family
         self.expected, self.actual = expected, actual
+        self.where = where  # the student's code it happened in: a frame, or a stack
         self.request = request  # the request (from 1) it is about, for the report's chart
 
 
@@ -139,6 +141,7 @@ class CheckResult:
     family: str = ""  # the cause the hint names; "" when none
     cause: str | None = None  # skipped: the check whose failure blocked this one
     request: int | None = None  # the request (from 1) a failure is about, if one
+    where: str | None = None  # the student's own code it happened in, "file, line N, in f"
 
     @property
     def passed(self) -> bool:
@@ -239,6 +242,7 @@ def judge(
             actual=show(failure.actual),
             family=family,
             request=failure.request,
+            where=failure.where,
         )
     return replace(base, message=note or _(check_.description))
 

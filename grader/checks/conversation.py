@@ -230,7 +230,7 @@ def repl_exits(script: Script, run: CaseRun) -> str:
         raise Failure(
             _("main() raised EOFError at the end of input."),
             _("input() raises EOFError when the input ends (Ctrl-D): catch it and return."),
-            actual=own_frame(error.traceback) or None,
+            where=own_frame(error.traceback) or None,
             family="eof",
         )
     if outcome.kind == "raised" and error:
@@ -268,7 +268,7 @@ def repl_exits(script: Script, run: CaseRun) -> str:
                 where=where_, type=error.type, message=first_line(error.message, 4000)
             ),
             help,
-            actual=frame or None,
+            where=frame or None,
             family=family,
         )
     if outcome.kind in ("timeout", "stalled"):
@@ -314,7 +314,7 @@ def repl_exits(script: Script, run: CaseRun) -> str:
         raise Failure(
             _("main() {how}; it made no progress {where}.").format(how=how, where=where_),
             help,
-            actual=stack or None,
+            where=stack or None,
             family=family,
         )
     if outcome.kind == "exit" and error and error.code not in (0, None):

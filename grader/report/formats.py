@@ -203,14 +203,20 @@ def show_result(result: CheckResult, seen: dict[tuple[str, ...], str], say: Any)
         say(f"    {line}", fg=colour)
     if result.help:
         say("    " + _("hint: {hint}").format(hint=result.help), fg="cyan")
+    if result.where is not None:
+        say_block(_("where:"), result.where, say)
     if result.family.startswith("follows:"):
         return  # a consequence: its numbers are in the message; the lists are the cause's to show
     if result.expected is not None:
         say("    " + _("expected: {value}").format(value=result.expected))
     if result.actual is not None:
-        label = _("actual:")
-        for i, line in enumerate(result.actual.splitlines()):
-            say(f"    {label if i == 0 else ' ' * len(label)} {line}".rstrip())
+        say_block(_("actual:"), result.actual, say)
+
+
+def say_block(label: str, text: str, say: Any) -> None:
+    """A labelled value of several lines, its lines under the first."""
+    for i, line in enumerate(text.splitlines()):
+        say(f"    {label if i == 0 else ' ' * len(label)} {line}".rstrip())
 
 
 def shape_line(report: SubmissionReport, case: str, color: bool | None) -> str | None:
@@ -252,6 +258,7 @@ def check_json(result: CheckResult) -> dict[str, Any]:
         "help": result.help,
         "expected": result.expected,
         "actual": result.actual,
+        "where": result.where,
         "family": result.family,
         "score": round(result.score, 4),
         "max_score": round(result.max_score, 4),
@@ -266,6 +273,8 @@ def detail(result: CheckResult) -> str:
         lines.append(_("expected: {value}").format(value=result.expected))
     if result.actual is not None:
         lines.append(_("actual:") + f" {result.actual}")
+    if result.where is not None:
+        lines.append(_("where:") + f" {result.where}")
     return "\n".join(lines)
 
 
