@@ -73,7 +73,7 @@ def as_text(report: SubmissionReport, color: bool | None = None) -> str:
         shape = shape_line(report, case, color)
         earned, worth = sum(r.score for r in results), sum(r.max_score for r in results)
         points = ngettext(
-            "{score} / {max} point", "{score} / {max} points", 1 if worth == 1 else 2
+            "{score} / {max} point", "{score} / {max} points", 1 if round(worth, 2) == 1 else 2
         ).format(score=format_points(earned), max=format_points(worth))
         if same is not None:
             ref, extra = same
