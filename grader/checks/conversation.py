@@ -143,14 +143,17 @@ def crash_line(script: ConversationScript, run: CaseRun, answered: set[int]) -> 
 FRAME = re.compile(r"^\S.*, line \d+, in \S")
 
 
-def own_frame(traceback: str) -> str:
-    """The submission's own innermost frame: 'file, line N, in f' and its line of code."""
+def own_frame(traceback: str, frames: int = 2) -> str:
+    """The submission's own innermost frames, outermost first, each 'file, line N, in f' and
+    its line of code: where it was raised, and the call that led there (the place to catch
+    an error is often the caller's)."""
     lines = [line for line in traceback.splitlines() if line.strip()]
-    for i in range(len(lines) - 1, -1, -1):
-        if FRAME.match(lines[i]):
-            code = lines[i + 1 : i + 2]
-            return "\n".join([lines[i], *(c for c in code if not FRAME.match(c))])
-    return ""
+    starts = [i for i, line in enumerate(lines) if FRAME.match(line)][-frames:]
+    shown = []
+    for i in starts:
+        code = [c for c in lines[i + 1 : i + 2] if not FRAME.match(c)]
+        shown.append("\n".join([lines[i], *code]))
+    return "\n".join(shown)
 
 
 # What the usual exceptions mean, for the hint on a crash the grader has no better word for.

@@ -436,8 +436,8 @@ def own_total(
     return Finding(
         "own_total",
         _(
-            "count_tokens counts right, but trim_history adds up a total of its own: what it "
-            "keeps is what a trim keeps when it counts {what}."
+            "count_tokens counts right, but trim_history measures with a total of its own, one "
+            "that counts {what}."
         ).format(what=what),
         _("Measure the list with count_tokens(result, model), not with a sum of your own."),
     )

@@ -39,6 +39,11 @@ def loads(script: Script, run: CaseRun) -> None:
                 "max_input_tokens, model) and main(system_prompt, model, max_input_tokens); "
                 "see exercise/README.md."
             )
+        elif raised and "used prior to global declaration" in raised[2]:
+            help = _(
+                "Move the `global` line to the top of its function, above every use of that "
+                "name there; do not delete it."
+            )
         elif raised and raised[2].startswith(("SyntaxError", "IndentationError", "TabError")):
             help = _(
                 "Python cannot read the file: fix the line shown. `python -m py_compile "

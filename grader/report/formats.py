@@ -81,7 +81,8 @@ def as_text(report: SubmissionReport, color: bool | None = None) -> str:
                 say()
             collapsed = True
             sentence = _("case {case}: the same as case {ref}").format(case=case, ref=ref)
-            say(f"{sentence}{_(', and:') if extra else ''}  ({points})", bold=True)
+            more = _(", and:") if extra else ""
+            say(f"{sentence}{more}  ({points})", bold=True)
             if shape and report.charts[case].bars:
                 say(shape)
             for result in extra:
@@ -93,8 +94,9 @@ def as_text(report: SubmissionReport, color: bool | None = None) -> str:
         if all(r.passed for r in results):  # nothing to read but that it passed
             gates_shown.update(r.id for r in results)
             symbol, colour = SYMBOLS["passed"]
+            scored = sum(1 for r in results if r.max_score > 0)  # a gate is no check of its own
             say(f"{symbol} " + _("case {case}: all {n} checks passed").format(
-                case=case, n=len(results)) + f"  ({points})", fg=colour, bold=True)  # fmt: skip
+                case=case, n=scored) + f"  ({points})", fg=colour, bold=True)  # fmt: skip
             if shape:
                 say(shape)
             continue
@@ -134,6 +136,8 @@ def as_text(report: SubmissionReport, color: bool | None = None) -> str:
         if report.passed
         else ngettext("{n} check failed", "{n} checks failed", failed).format(n=failed)
         + (", " + _("{n} skipped").format(n=skipped) if skipped else "")
+        + " "
+        + _("(each check counted once per case)")
     )
     say(
         _("score {score} / {max}: {verdict}").format(
