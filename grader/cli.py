@@ -8,6 +8,7 @@ import os
 import queue
 import sys
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import NoReturn
@@ -18,17 +19,18 @@ from grader.cases import BUILTIN_CASES, Case, CaseError, CaseErrors, load_cases
 from grader.cases.script import Script
 from grader.checks import first_line
 from grader.grading import SubmissionReport, display_name, grade_submission, make_scripts
-from grader.i18n import LANGUAGES, language_from_environment
+from grader.i18n import LANGUAGES, _, language_from_environment
 from grader.i18n import use as use_language
 from grader.report.formats import FORMATS, render, summary_csv
 from grader.sandbox.runner import Limits, Sandbox, package_root
+from mock_api.console import Command, InputError
 
 
 def reference_solution() -> Path:
     """The reference chat_repl.py, installed beside the grader."""
     path = Path(package_root()) / "solution" / "chat_repl.py"
     if not path.is_file():
-        raise click.UsageError(f"no PATH given, and no reference solution at {path}")
+        raise InputError(f"no PATH given, and no reference solution at {path}")
     return path
 
 
@@ -38,9 +40,10 @@ def expand(paths: tuple[Path, ...]) -> list[Path]:
     for path in paths:
         if path.is_file():
             if path.suffix != ".py":
-                raise click.BadParameter(
-                    f"{path}: not a Python file; give chat_repl.py, or the folder holding it",
-                    param_hint="PATH",
+                raise InputError(
+                    _(
+                        "{path}: not a Python file; give chat_repl.py, or the folder holding it"
+                    ).format(path=path)
                 )
             found.append(path)
         elif (path / "chat_repl.py").is_file():
@@ -49,14 +52,16 @@ def expand(paths: tuple[Path, ...]) -> list[Path]:
             folders = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
             if not folders:
                 held = sorted(p.name for p in path.iterdir() if not p.name.startswith("."))
-                raise click.BadParameter(
-                    f"{path}: no chat_repl.py here, and no submission folders; it holds "
-                    + (", ".join(held[:12]) + (", …" if len(held) > 12 else "") or "nothing"),
-                    param_hint="PATH",
+                listing = ", ".join(held[:12]) + (", …" if len(held) > 12 else "")
+                raise InputError(
+                    _(
+                        "{path}: no chat_repl.py here, and no submission folders; it holds "
+                        "{listing}"
+                    ).format(path=path, listing=listing or _("nothing"))
                 )
             found.extend(folders)
         else:
-            raise click.BadParameter(f"{path}: no such file or directory", param_hint="PATH")
+            raise InputError(_("{path}: no such file or directory").format(path=path))
     return found
 
 
@@ -70,44 +75,40 @@ def report_names(submissions: list[Path]) -> dict[Path, str]:
 def add_checks(file: Path) -> None:
     """Import an instructor's file of checks; its @check declarations join the registry."""
     if not file.is_file():
-        raise click.BadParameter(f"{file}: no such file", param_hint="--checks")
+        raise InputError(f"--checks {file}: no such file")
     name = f"trimlab_checks_{len(sys.modules)}_{file.stem}"
     spec = importlib.util.spec_from_file_location(name, file)
     if spec is None or spec.loader is None or file.suffix != ".py":
-        raise click.BadParameter(f"{file}: not a Python file", param_hint="--checks")
+        raise InputError(f"--checks {file}: not a Python file")
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
     except Exception as exc:
-        raise click.UsageError(f"--checks {file}: {type(exc).__name__}: {exc}") from None
+        frames = traceback.extract_tb(exc.__traceback__)
+        lines = [f.lineno for f in frames if f.filename == str(file)]
+        where = f", line {lines[-1]}" if lines else ""  # a SyntaxError names its line itself
+        raise InputError(f"--checks {file}{where}: {type(exc).__name__}: {exc}") from None
 
 
 def load(cases_dir: Path, only: tuple[str, ...]) -> list[Case]:
     try:
         cases = load_cases(cases_dir)
     except CaseErrors as errors:
-        case_errors(errors)
+        raise InputError(*map(str, errors.errors)) from None
     except CaseError as error:
-        raise click.UsageError(str(error)) from None
+        raise InputError(str(error)) from None
     if only:
         unknown = sorted(set(only) - {c.id for c in cases})
         if unknown:
-            raise click.BadParameter(
-                f"no case {', '.join(unknown)} in {cases_dir}; the cases are "
-                + ", ".join(c.id for c in cases),
-                param_hint="--case",
+            raise InputError(
+                f"--case: no case {', '.join(unknown)} in {cases_dir}; the cases are "
+                + ", ".join(c.id for c in cases)
             )
         cases = [c for c in cases if c.id in only]
     return cases
 
 
-def case_errors(errors: CaseErrors) -> NoReturn:
-    for error in errors.errors:
-        click.secho(f"error: {error}", fg="red", err=True)
-    sys.exit(2)
-
-
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(cls=Command, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--cases",
@@ -217,21 +218,29 @@ def grade(
         return
     if not paths:
         click.secho(
-            f"No PATH given: grading the reference solution, {reference_solution()}",
+            _("No PATH given: grading the reference solution, {path}").format(
+                path=reference_solution()
+            ),
             fg="cyan",
             err=True,
         )
         paths = (reference_solution(),)
     submissions = expand(paths)
     if not submissions:
-        raise click.BadParameter("no submissions found", param_hint="PATH")
+        raise InputError(
+            _("{paths}: no submissions found").format(paths=", ".join(map(str, paths)))
+        )
     if fmt == "gradescope" and len(submissions) != 1:
         raise click.UsageError(
             f"--format gradescope takes exactly one submission, not {len(submissions)}"
         )
     for option, target in (("--output", output), ("--summary", summary)):
         if target is not None and not target.parent.is_dir():
-            raise click.BadParameter(f"{target.parent}: no such directory", param_hint=option)
+            raise InputError(
+                _("{option} {target}: {folder}: no such directory").format(
+                    option=option, target=target, folder=target.parent
+                )
+            )
     limits = Limits(memory_mb=memory_mb, output_kb=output_kb)
     if watch:
         watch_submission(submissions, load(cases_dir, only), seed, limits, fmt, output, summary)
@@ -239,11 +248,7 @@ def grade(
     sandboxes = start_sandboxes(limits, min(jobs, len(submissions)))
     try:
         cases = load(cases_dir, only)
-        try:
-            scripts = make_scripts(cases, seed)
-        except CaseError as error:
-            click.secho(f"error: {error}", fg="red", err=True)
-            sys.exit(2)
+        scripts = scripts_of(cases, seed)
         if cases_dir.resolve() != BUILTIN_CASES.resolve():
             prove(cases, scripts, sandboxes[0])
         reports = run_all(submissions, cases, scripts, sandboxes)
@@ -274,21 +279,20 @@ def prove(cases: list[Case], scripts: list[Script], sandbox: Sandbox) -> None:
     of each, or the case is refused (a case it cannot pass would fail every student)."""
     report = grade_submission(reference_solution(), cases, scripts, sandbox=sandbox)
     if report.error:
-        raise click.UsageError(f"cannot prove the cases on the reference: {report.error}")
+        raise InputError(f"cannot prove the cases on the reference: {report.error}")
     paths = {c.id: c.path for c in cases}
     refused = {}
     for result in report.results:
         if not result.passed and result.case not in refused:
             refused[result.case] = result
-    for case, result in refused.items():
-        click.secho(
-            f"error: {paths[case]}: case {case!r} is refused: the reference solution does not "
-            f"pass {result.id} ({result.status}: {first_line(result.message)})",
-            fg="red",
-            err=True,
-        )
     if refused:
-        sys.exit(2)
+        raise InputError(
+            *(
+                f"{paths[case]}: case {case!r} is refused: the reference solution does not "
+                f"pass {result.id} ({result.status}: {first_line(result.message)})"
+                for case, result in refused.items()
+            )
+        )
 
 
 def watch_submission(
@@ -307,11 +311,7 @@ def watch_submission(
         raise click.UsageError(f"--watch takes exactly one submission, not {len(submissions)}")
     folder = submission_folder(submissions[0])
     written = [p for p in (output, summary) if p is not None]  # our own writes are no save
-    try:
-        scripts = make_scripts(cases, seed)
-    except CaseError as error:
-        click.secho(f"error: {error}", fg="red", err=True)
-        sys.exit(2)
+    scripts = scripts_of(cases, seed)
     sandbox = start_sandboxes(limits, 1)[0]  # it warms up while the watcher starts
     try:
         changes = saves(folder, written)
@@ -360,6 +360,15 @@ def grade_and_show(
     click.echo(f"graded at {stamp}; watching {folder} for changes (Ctrl-C to stop)", err=True)
 
 
+def scripts_of(cases: list[Case], seed: int | None) -> list[Script]:
+    """The cases' scripts; a case naming a check its script gives nothing to judge is bad
+    input."""
+    try:
+        return make_scripts(cases, seed)
+    except CaseError as error:
+        raise InputError(str(error)) from None
+
+
 def start_sandboxes(limits: Limits, count: int) -> list[Sandbox]:
     sandboxes: list[Sandbox] = []
     try:
@@ -376,8 +385,12 @@ def write(path: Path, text: str, what: str) -> None:
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise click.FileError(str(path), hint=exc.strerror or str(exc)) from None
+        raise click.ClickException(f"{path}: cannot write the {what}: {reason(exc)}") from None
     click.echo(f"{what} written to {path}", err=True)
+
+
+def reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
 
 
 def write_bundle(target: Path, cases_dir: Path) -> None:
@@ -386,11 +399,11 @@ def write_bundle(target: Path, cases_dir: Path) -> None:
     try:
         cases = build_bundle(target, cases_dir)
     except CaseErrors as errors:
-        case_errors(errors)
+        raise InputError(*map(str, errors.errors)) from None
     except (CaseError, BundleError) as error:
-        raise click.UsageError(str(error)) from None
+        raise InputError(str(error)) from None
     except OSError as exc:
-        raise click.FileError(str(target), hint=exc.strerror or str(exc)) from None
+        raise click.ClickException(f"{target}: cannot write the bundle: {reason(exc)}") from None
     hidden = sum(c.visibility == "hidden" for c in cases)
     click.echo(
         f"Gradescope bundle written to {target}: {len(cases)} cases ({hidden} hidden). Upload "

@@ -112,8 +112,11 @@ def load_error(message: dict[str, Any], file: Path) -> str | None:
         names = ", ".join(f"{m}()" for m in message["missing"])
         return f"{file.name} does not define {names}"
     error = message.get("error") or {}
-    detail = error.get("traceback", "").strip()
     text = f"importing {file.name} raised {error.get('type')}: {error.get('message')}"
+    lines = error.get("traceback", "").strip().splitlines()
+    if lines and lines[-1].startswith(f"{error.get('type')}:"):
+        lines.pop()  # Python's own last line says again what the first line of ours says
+    detail = "\n".join(lines)
     return f"{text}\n{detail}" if detail else text
 
 

@@ -14,6 +14,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.i18n import _
+
 ENTRY = "chat_repl.py"
 SKIPPED = {".git", ".venv", "venv", "__pycache__", "node_modules", ".mypy_cache", ".pytest_cache"}
 MAX_FILE = 2 * 1024 * 1024
@@ -40,12 +42,20 @@ def locate(path: Path) -> tuple[Path, str]:
         if not (folder / name).exists() and not (folder / name).is_symlink():
             readable = os.access(folder, os.R_OK)
             found = sorted(p.name for p in folder.iterdir())[:8] if readable else []
-            listing = ", ".join(found) if found else "nothing"
-            raise SubmissionError(f"{folder}: no {ENTRY} here (found: {listing})")
+            listing = ", ".join(found) if found else _("nothing")
+            raise SubmissionError(
+                _("{folder}: no {entry} here (found: {listing})").format(
+                    folder=folder, entry=ENTRY, listing=listing
+                )
+            )
         return folder.resolve(), name
     if path.is_symlink() or path.exists():
         return path.parent.resolve(), path.name
-    raise SubmissionError(f"{path}: no such file (a submission is a directory holding {ENTRY})")
+    raise SubmissionError(
+        _("{path}: no such file (a submission is a directory holding {entry})").format(
+            path=path, entry=ENTRY
+        )
+    )
 
 
 def stage(path: Path, target: Path) -> Submission:
@@ -64,15 +74,20 @@ def stage(path: Path, target: Path) -> Submission:
             total += copy_file(Path(current) / entry, target / shown, shown)
             files += 1
             if files > MAX_FILES:
-                raise SubmissionError(f"more than {MAX_FILES} files; submit the REPL's own files")
+                raise SubmissionError(
+                    _("more than {n} files; submit the REPL's own files").format(n=MAX_FILES)
+                )
             if total > MAX_TOTAL:
                 raise SubmissionError(
-                    f"the submission's files come to more than {megabytes(MAX_TOTAL)} "
-                    f"(at {shown}); at most {megabytes(MAX_TOTAL)} in all, virtual "
-                    "environments and dot-folders not counted"
+                    _(
+                        "the submission's files come to more than {size} (at {file}); at most "
+                        "{size} in all, virtual environments and dot-folders not counted"
+                    ).format(size=megabytes(MAX_TOTAL), file=shown)
                 )
     if not (target / name).is_file():
-        raise SubmissionError(f"{folder / name}: not a plain file inside the submission")
+        raise SubmissionError(
+            _("{file}: not a plain file inside the submission").format(file=folder / name)
+        )
     return Submission(folder, target, name)
 
 
@@ -83,15 +98,20 @@ def copy_file(source: Path, target: Path, shown: Path) -> int:
     except OSError as exc:
         if source.is_symlink():
             raise SubmissionError(linked(shown, source)) from None
-        raise SubmissionError(f"{shown} cannot be read: {exc.strerror}") from None
+        raise SubmissionError(
+            _("{file} cannot be read: {error}").format(file=shown, error=exc.strerror)
+        ) from None
     with os.fdopen(fd, "rb") as f:
         info = os.fstat(f.fileno())
         if not stat.S_ISREG(info.st_mode):
-            raise SubmissionError(f"{shown} is not a regular file; submit plain files only")
+            raise SubmissionError(
+                _("{file} is not a regular file; submit plain files only").format(file=shown)
+            )
         if info.st_size > MAX_FILE:
             raise SubmissionError(
-                f"{shown} is {megabytes(info.st_size)}; each file may be at most "
-                f"{megabytes(MAX_FILE)}"
+                _("{file} is {size}; each file may be at most {most}").format(
+                    file=shown, size=megabytes(info.st_size), most=megabytes(MAX_FILE)
+                )
             )
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(target, "xb") as out:
@@ -99,17 +119,21 @@ def copy_file(source: Path, target: Path, shown: Path) -> int:
             while chunk := f.read(1 << 16):
                 copied += len(chunk)
                 if copied > MAX_FILE:  # it grew while being read
-                    raise SubmissionError(f"{shown} is over {megabytes(MAX_FILE)}")
+                    raise SubmissionError(
+                        _("{file} is over {most}").format(file=shown, most=megabytes(MAX_FILE))
+                    )
                 out.write(chunk)
     return copied
 
 
 def linked(shown: Path, path: Path) -> str:
     try:
-        where = f" to {os.readlink(path)}"
+        target = os.readlink(path)
     except OSError:
-        where = ""
-    return f"{shown} is a symbolic link{where}: submit the file itself"
+        return _("{file} is a symbolic link: submit the file itself").format(file=shown)
+    return _("{file} is a symbolic link to {target}: submit the file itself").format(
+        file=shown, target=target
+    )
 
 
 def megabytes(size: int) -> str:

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import click
 from click.core import ParameterSource
 
+from mock_api.console import Group
 from mock_api.core import DEFAULT_MAX_BODY_BYTES, ChatCompletionsMock, Fault, MockConfig
 from mock_api.limits import ServerLimits
 from mock_api.offline import EncodingDataError, prepare_tiktoken
@@ -69,7 +70,7 @@ def check_journal(ctx: click.Context, param: click.Parameter, path: Path | None)
     return path
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """An OpenAI Chat Completions emulator for offline work."""
 

@@ -83,7 +83,7 @@ def test_dropping_the_newest_line_is_an_ordering_mistake_not_a_forgotten_reply(
     oldest_first = result(script, run, "oldest_first")
     assert oldest_first.status == "failed"
     assert oldest_first.family == "newest_dropped"
-    assert "It dropped the newest message, #6 user" in oldest_first.message
+    assert "it dropped the newest message, #6 user" in oldest_first.message
 
 
 def test_a_reply_left_out_is_still_a_forgotten_reply(tmp_path: Path) -> None:
@@ -260,16 +260,15 @@ def test_a_crash_on_a_special_token_in_main_is_shown_where_it_happened(tmp_path:
         "type": "ValueError",
         "bases": ["ValueError", "Exception"],
         "message": "Encountered text corresponding to disallowed special token '<|endoftext|>'.",
-        "traceback": '  File "chat_repl.py", line 12, in count_tokens\n'
-        "    total += len(enc.encode(text))\n",
+        "traceback": "chat_repl.py, line 12, in count_tokens\n    total += len(enc.encode(text))\n",
     }
     run = run_of(script, [full(0)], Outcome("raised", error=error))
     repl = result(script, run, "repl_exits")
     assert repl.status == "failed"
-    assert repl.message.startswith("main() crashed on line 2")
+    assert repl.message.startswith("main() crashed on input line 2")
     assert repl.family == "special_tokens"
     assert "disallowed_special=()" in repl.help
-    assert repl.actual is not None and "line 12, in count_tokens" in repl.actual
+    assert repl.where is not None and "line 12, in count_tokens" in repl.where
     assert "Send one request per line" not in repl.help
 
 
@@ -294,3 +293,49 @@ def test_a_fixed_window_is_not_told_to_count_3_per_message(tmp_path: Path) -> No
     assert failed[0].family == "fixed_window"
     assert "kept exactly 3 messages" in failed[0].help
     assert "3 tokens" not in failed[0].help
+
+
+def test_a_line_never_sent_shows_what_the_repl_printed_for_it_not_the_next_prompt(
+    tmp_path: Path,
+) -> None:
+    """The REPL printed a four-line error for line 2 and went on: the report quotes its first
+    line, counts the rest, and leaves out the prompt it printed for line 3."""
+    script = script_for(tmp_path)
+    run = run_of(script, [full(0)])
+    run.preamble = "you> "
+    printed = "error: disallowed special token\nIf you want...\npass `allowed_special`\nor not\n"
+    run.turns = ["bot> Reply 0\nyou> ", printed + "you> ", "you> "]
+    run.lines_read, run.read_eof = 3, True
+    repl = result(script, run, "repl_exits")
+    assert repl.family == "unsent"
+    assert repl.actual == "error: disallowed special token\n(and 3 more lines of output)"
+
+
+def test_a_loop_that_hangs_after_answering_a_line_says_so_and_points_at_the_loop(
+    tmp_path: Path,
+) -> None:
+    script = script_for(tmp_path)
+    stack = "chat_repl.py, line 9, in main\n    while len(history) > 2:"
+    run = run_of(script, [full(0)], Outcome("stalled", "stuck", stack=stack))
+    run.lines_read = 1
+    repl = result(script, run, "repl_exits")
+    assert repl.family == "stuck"
+    assert "no progress after it answered line 1 ('Question 1:" in repl.message
+    assert repl.message.endswith("before it read line 2.")
+    assert "This loop never ends" in repl.help
+    assert repl.where == stack
+
+
+def test_an_unexpected_crash_gets_a_hint_that_says_what_the_exception_means(
+    tmp_path: Path,
+) -> None:
+    script = script_for(tmp_path)
+    error = {"type": "IndexError", "bases": ["IndexError", "LookupError", "Exception"],
+             "message": "list index out of range",
+             "traceback": "chat_repl.py, line 55, in main\n    print(history[10])\n"}  # fmt: skip
+    run = run_of(script, [full(0)], Outcome("raised", error=error))
+    run.lines_read = 2
+    repl = result(script, run, "repl_exits")
+    assert repl.message.startswith("main() crashed on input line 2")
+    assert "an index past the end of a list" in repl.help
+    assert repl.where == "chat_repl.py, line 55, in main\n    print(history[10])"

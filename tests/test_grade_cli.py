@@ -63,7 +63,7 @@ def test_the_exercise_stub_fails_with_its_todo_pointer_not_a_traceback(
     # One screen: the shared failure is told once, the checks it blocks in one line per case.
     assert len(out.splitlines()) <= 45, out
     assert out.count("raise NotImplementedError") == 1, out
-    assert "same as in case short_chat" in out
+    assert "case long_chat: the same as case short_chat" in out
     assert "requests_sent" not in out  # no internal ids
     assert ":) passed   :( failed   :| skipped" in out.splitlines()[1]
     assert "sandbox: network namespace" not in done.stderr  # the fences, for instructors

@@ -167,3 +167,39 @@ def test_the_check_ids_a_case_may_name_are_the_registered_checks(tmp_path: Path)
             load_case(write(tmp_path, f'checks = ["{check_id}"]\n' + (GOOD if kind ==
                       "conversation" else 'id = "f"\nkind = "functions"\n')))  # fmt: skip
     assert "requests_sent" not in known_checks("conversation")  # internal, never reported
+
+
+def test_a_script_knows_its_kind_and_what_its_child_is_given(tmp_path: Path) -> None:
+    from typing import get_args
+
+    from grader.cases import KINDS
+    from grader.cases.script import Script
+    from grader.checks import CHECKS
+    from grader.checks import KINDS as CHECK_KINDS
+
+    assert sorted(cls.kind for cls in get_args(Script)) == sorted(KINDS)
+    assert set(CHECK_KINDS) == {*KINDS, "any"}
+
+    conversation = make_script(load_case(write(tmp_path, GOOD)))
+    assert conversation.kind == "conversation" and len(conversation.lines) == 4
+    assert conversation.inputs() == {
+        "lines": list(conversation.lines),
+        "system_prompt": "You are a helpful assistant.",  # the default
+    }
+    assert conversation.samples("count_tokens") == [] and conversation.mock_config() is not None
+    taken = {c.id for c in CHECKS.values() if c.takes(conversation)}
+    assert {"loads", "repl_exits", "under_budget"} <= taken
+    assert not taken & {"count_tokens", "trim_function", "oversize_handled"}  # no oversize line
+
+    functions = make_script(load_case(write(tmp_path, 'id = "f"\nkind = "functions"\n', "f.toml")))
+    given = functions.inputs()
+    assert functions.kind == "functions" and functions.lines == () and given["lines"] == []
+    assert "system_prompt" not in given and functions.mock_config() is None
+    assert given["count_samples"] == functions.samples("count_tokens") != []
+    trims = functions.samples("trim_history")
+    assert given["trim_samples"] == [{"messages": s.messages, "budget": s.budget} for s in trims]
+    assert {c.id for c in CHECKS.values() if c.takes(functions)} == {
+        "loads",
+        "count_tokens",
+        "trim_function",
+    }

@@ -78,7 +78,7 @@ MUTATIONS: dict[str, tuple[str, str, set[str]]] = {
     "oversize_raises": (
         "except BudgetError as exc:",
         "except KeyError as exc:",
-        {"chat:oversize_handled", "chat:repl_exits"},
+        {"chat:repl_exits"},  # told once: oversize_handled waits for main() to finish
     ),
     "syntax_error": ("def say(", "def say(:", {"functions:loads", "chat:loads"}),
     "no_main": ("def main(", "def main_loop(", {"functions:loads", "chat:loads"}),
@@ -88,8 +88,8 @@ CHAT_FAILS = {"chat:repl_exits"}
 # name: (values for its CAPITALS, the checks that must fail, what the report must say)
 HOSTILE_KINDS: dict[str, tuple[dict[str, Any], set[str], str]] = {
     "loop_forever": ({}, CHAT_FAILS, "did not finish within 3 s"),
-    "sys_exit": ({}, CHAT_FAILS | {"chat:oversize_handled"}, "called sys.exit(3)"),
-    "os_exit": ({}, CHAT_FAILS | {"chat:oversize_handled"}, "exited with code 0"),
+    "sys_exit": ({}, CHAT_FAILS, "called sys.exit(3)"),
+    "os_exit": ({}, CHAT_FAILS, "exited with code 0"),
     "memory_bomb": ({}, CHAT_FAILS, "more than its 256 MB of memory"),
     "big_output": ({}, CHAT_FAILS, "more than its 64 KB of output"),
     "network": ({"PORT": 0}, CHAT_FAILS, "network access is disabled while grading"),

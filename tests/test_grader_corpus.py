@@ -212,8 +212,19 @@ def test_the_first_failure_leads_to_the_mistake_and_no_hint_misleads(
     assert failures, context
     assert failures[0].id == expectation.first, context
     assert failures[0].family == expectation.family, context
+    assert failures[0].help, f"the first failure gives no hint: {context}"
+    text = as_text(report, color=False)
+    # Frames are named as the student knows the file, never by the grader's own paths.
+    assert str(CORPUS) not in text.split("\n", 1)[1], context
+    # A case that tells nothing new is one line: the same failure is never a block again.
+    blocks = text.split("\ncase ")[1:]
+    for block in blocks:
+        lines = [line for line in block.splitlines()[1:] if line.strip()]
+        told = [line for line in lines if not line.startswith(("   tokens per request:", ":)"))]
+        assert not told or not all(": same as in case " in line or line.startswith(":|")
+                                   for line in told), f"a case repeats another: {text}"  # fmt: skip
     # A screen of words: the per-case token sparkline is a picture beside them, not counted.
-    words = [line for line in as_text(report, color=False).splitlines()
+    words = [line for line in text.splitlines()
              if not line.startswith("   tokens per request:")]  # fmt: skip
     assert len(words) <= 45, "longer than a screen"
     misleading = [f"{r.case}:{r.id} [{r.family}]" for r in failures if r.family in
@@ -256,3 +267,15 @@ def test_the_exercise_stub_fails_with_its_todo_pointer_not_a_traceback(grade: Gr
     loads = [r for r in report.results if r.id == "loads"]
     assert loads and all(r.passed for r in loads)
     assert not report.passed
+
+
+@pytest.mark.parametrize("name", ["hangs_at_eof", "busy_after_first"])
+def test_a_hang_shows_the_students_own_stack(name: str, grade: Grade) -> None:
+    """Stuck at the end of input or in a loop, the report shows where: the student's frame,
+    named as the student knows the file (a REPL spinning at the end of input used to flood
+    the grader with end-of-input marks, and its stack never came)."""
+    report = grade(CORPUS / name, EXPECTED[name].cases)
+    (failure,) = failed(report, "repl_exits")
+    assert failure.where is not None and failure.where.startswith("chat_repl.py, line "), show(
+        report
+    )

@@ -125,7 +125,9 @@ def test_endless_loop_is_stopped_at_the_time_limit(grader: Grader, tmp_path: Pat
 def test_sys_exit_in_the_middle(grader: Grader, tmp_path: Path) -> None:
     report = grader.grade(submission(tmp_path, "sys_exit"))
     assert "main() called sys.exit(3) instead of returning" in failure(report, "chat", "repl_exits")
-    assert "no later line was sent" in failure(report, "chat", "oversize_handled")
+    # Told once, in repl_exits: whether it refuses a line too long could not be seen.
+    (skipped,) = [r for r in report.results if r.case == "chat" and r.id == "oversize_handled"]
+    assert skipped.status == "skipped" and skipped.cause == "repl_exits"
     assert_functions_pass(report)
 
 

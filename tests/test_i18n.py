@@ -138,7 +138,7 @@ def test_grade_speaks_korean_throughout_when_the_locale_is_korean(
 
     done = grade_ko("tests/corpus/system_last")
     assert done.returncode == 1, done.stderr
-    assert "system_last 채점 중" in done.stdout and "힌트:" in done.stdout
+    assert "system_last 채점 결과" in done.stdout and "힌트:" in done.stdout
     leaked = [f for f in english_fragments() if f in done.stdout]
     assert not leaked, leaked
 
@@ -159,3 +159,32 @@ def test_grade_speaks_korean_throughout_when_the_locale_is_korean(
     english = grade_ko("--lang", "en", "tests/corpus/system_last", "--case", "short_chat")
     assert "Grading system_last" in english.stdout
     assert not re.search(r"[가-힣]", english.stdout.replace("당신은", ""))
+
+
+# A Korean particle depends on the sound that ends the word before it (이/가, 을/를, 은/는,
+# 와/과). After a placeholder that sound is unknown, so a translation writes both forms
+# ("을(를)"), rewords, or names the placeholder below: what every value of it ends with.
+ENDS = {
+    "where": "consonant",  # "request 3 (3 번째 줄)"
+    "function": "vowel",  # count_tokens, trim_history
+    "entry": "vowel",  # chat_repl.py
+    "size": "vowel",  # "20 MB"
+    "most": "vowel",
+    "right": "vowel",  # o200k_base, cl100k_base ("로" fits both)
+}
+PARTICLES = {"이": "consonant", "을": "consonant", "은": "consonant", "과": "consonant",
+             "가": "vowel", "를": "vowel", "는": "vowel", "와": "vowel"}  # fmt: skip
+AFTER_PLACEHOLDER = re.compile(r"\{(\w+)[^}]*\} ?(이|가|을|를|은|는|와|과)(?=[\s,.:;)]|$)")
+
+
+def test_no_particle_guesses_the_sound_a_placeholder_ends_with() -> None:
+    catalog = read_po(PO.open("rb"))
+    guesses = []
+    for message in catalog:
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        for text in strings:
+            for match in AFTER_PLACEHOLDER.finditer(text or ""):
+                name, particle = match.groups()
+                if ENDS.get(name) != PARTICLES[particle]:
+                    guesses.append(f"{match.group(0)!r} in {text!r}")
+    assert not guesses, "\n".join(guesses)

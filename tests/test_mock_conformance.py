@@ -168,5 +168,5 @@ def test_an_endpoint_that_does_not_answer_is_one_clear_error() -> None:
             main, ["conformance", "--base-url", f"http://127.0.0.1:{port}/v1"]
         )
     assert result.exit_code == 1
-    assert f"Error: http://127.0.0.1:{port}/v1: no answer:" in result.output
+    assert f"error: http://127.0.0.1:{port}/v1: no answer:" in result.output
     assert "probe" not in result.output  # no table of 26 failures

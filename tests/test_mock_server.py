@@ -661,7 +661,7 @@ def test_bad_options_are_usage_errors(args: list[str], complaint: str, tmp_path:
     result = CliRunner().invoke(main, ["serve", *args])
     assert result.exit_code == 2, result.output
     assert isinstance(result.exception, SystemExit)
-    assert "Error:" in result.output
+    assert "error:" in result.output
     assert complaint in result.output
 
 

@@ -110,8 +110,9 @@ def shape_lines(text: str) -> dict[str, str]:
     """Each case's tokens-per-request line in a text report."""
     lines, case = {}, None
     for line in text.splitlines():
-        if line.startswith("case "):
-            case = line.split()[1]
+        header = re.match(r"(?::\) )?case (\w+)", line)  # "case X …", ":) case X: all …"
+        if header:
+            case = header.group(1)
         elif "tokens per request:" in line and case:
             lines[case] = line
     return lines

@@ -88,7 +88,8 @@ def everything(report: SubmissionReport) -> str:
     """All a student or an instructor can read of a report."""
     parts = [report.error or "", *report.outputs.values()]
     for result in report.results:
-        parts += [result.message, str(result.expected or ""), str(result.actual or "")]
+        shown = (result.expected, result.actual, result.where)
+        parts += [result.message, *(str(value or "") for value in shown)]
     return "\n".join(parts)
 
 

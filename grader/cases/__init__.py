@@ -8,6 +8,7 @@ from grader.cases.parse import (
     Case,
     CaseError,
     CaseErrors,
+    CaseKind,
     load_case,
     load_cases,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "Case",
     "CaseError",
     "CaseErrors",
+    "CaseKind",
     "load_case",
     "load_cases",
 ]

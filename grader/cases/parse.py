@@ -12,7 +12,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast, get_args
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -22,11 +22,12 @@ else:  # pragma: no cover
 BUILTIN_CASES = Path(__file__).parent / "builtin"
 
 LANGUAGES = ("en", "ko", "emoji", "mixed")
-KINDS = ("conversation", "functions")
+CaseKind = Literal["conversation", "functions"]  # the one list of case kinds
+KINDS: tuple[CaseKind, ...] = get_args(CaseKind)
 VISIBILITIES = ("visible", "hidden")
 
 
-def known_checks(kind: str) -> list[str]:
+def known_checks(kind: CaseKind) -> list[str]:
     """The check ids a case of this kind may name: read from the checks' registry."""
     from grader.checks import checks_for  # the checks read cases, so it is imported when used
 
@@ -93,7 +94,7 @@ class Case:
     id: str
     path: Path
     description: str
-    kind: str
+    kind: CaseKind
     points: float
     visibility: str
     budget: int
@@ -185,7 +186,7 @@ def parse_case(data: dict[str, Any], path: Path) -> Case:
     case_id = fields.string("id")
     if not case_id.replace("_", "").replace("-", "").isalnum():
         raise CaseError(path, "use letters, digits, '_' and '-' only", "id")
-    kind = fields.choice("kind", KINDS, default="conversation")
+    kind = cast(CaseKind, fields.choice("kind", KINDS, default="conversation"))
     checks = fields.string_list("checks", default=[]) if "checks" in data else []
     allowed_checks = known_checks(kind)
     for check in checks:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import zlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from grader.cases.parse import Case
 from grader.cases.textgen import SPECIAL, generate_text
@@ -27,6 +27,9 @@ PARSED_OBJECT_BYTES = 320  # what a parsed message or part object costs, about
 
 @dataclass(frozen=True)
 class ConversationScript:
+    """main() is given these lines on standard input; the mock answers what it sends."""
+
+    kind: ClassVar[Literal["conversation"]] = "conversation"
     case: Case
     system_messages: tuple[Message, ...]
     lines: tuple[str, ...]
@@ -61,6 +64,13 @@ class ConversationScript:
             max_body_bytes=self.request_cap,
         )
 
+    def samples(self, function: str) -> list[Any]:
+        return []  # main() is the only function called
+
+    def inputs(self) -> dict[str, Any]:
+        """What the child is given to run it, as the case message carries it."""
+        return {"lines": list(self.lines), "system_prompt": self.case.system}
+
 
 @dataclass(frozen=True)
 class TrimSample:
@@ -71,9 +81,32 @@ class TrimSample:
 
 @dataclass(frozen=True)
 class FunctionScript:
+    """count_tokens and trim_history are called on these samples; nothing reads input, and
+    nothing is sent, so no mock answers and no request is kept."""
+
+    kind: ClassVar[Literal["functions"]] = "functions"
+    lines: ClassVar[tuple[str, ...]] = ()
+    journal_cap: ClassVar[int] = 0
     case: Case
     count_samples: list[list[Message]] = field(default_factory=list)
     trim_samples: list[TrimSample] = field(default_factory=list)
+
+    def mock_config(self) -> None:
+        return None
+
+    def samples(self, function: str) -> list[Any]:
+        """The inputs ``function`` is called on, in order."""
+        return self.count_samples if function == "count_tokens" else self.trim_samples
+
+    def inputs(self) -> dict[str, Any]:
+        """What the child is given to run it, as the case message carries it."""
+        return {
+            "lines": [],
+            "count_samples": self.count_samples,
+            "trim_samples": [
+                {"messages": s.messages, "budget": s.budget} for s in self.trim_samples
+            ],
+        }
 
 
 Script = ConversationScript | FunctionScript
@@ -148,7 +181,15 @@ def function_script(case: Case, seed: int) -> FunctionScript:
     for i in range(max(case.histories, len(kinds))):
         kind = kinds[i % len(kinds)]
         trim_samples.append(trim_sample(kind, rng, text, budget, model))
+    # Two more, drawn last so the ones above stay as they were: over the API's usual 8,000 (a
+    # trim that keeps to a constant of its own instead of max_input_tokens shows itself only
+    # there), and a token over its budget (a count a few tokens short keeps it whole).
+    trim_samples += [trim_sample(k, rng, text, budget, model) for k in (LONG_KIND, OVER_KIND)]
     return FunctionScript(case, count_samples, trim_samples)
+
+
+LONG_KIND = N_("history of more than 8,000 tokens")
+OVER_KIND = N_("history one token over the budget")
 
 
 def conversation(
@@ -201,6 +242,11 @@ def trim_sample(kind: str, rng: random.Random, text: Any, budget: int, model: st
         messages[-1]["content"] = text(budget + 20)
     elif kind == "only the system message and one line":
         messages = conversation(rng, text, 1, 1, (scale, scale * 2))
+    elif kind == LONG_KIND:
+        messages = conversation(rng, text, rng.randint(30, 40), 1, (300, 500))
+    elif kind == OVER_KIND:
+        messages = conversation(rng, text, rng.randint(4, 12), 1, (scale, scale * 4))
+        return TrimSample(kind, messages, count_request_tokens(messages, model) - 1)
     else:
         messages = conversation(rng, text, rng.randint(5, 60), 1, (scale, scale * 8))
     return TrimSample(kind, messages, budget)

@@ -14,14 +14,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from grader.cases.parse import CaseError
+from grader.cases.parse import KINDS as CASE_KINDS
+from grader.cases.parse import CaseError, CaseKind
 from grader.cases.script import ConversationScript, FunctionScript, Script
 from grader.i18n import _, ngettext
 from grader.run import CaseRun
 
 Status = Literal["passed", "failed", "skipped"]
-Kind = Literal["functions", "conversation", "any"]
-KINDS: tuple[Kind, ...] = ("functions", "conversation", "any")
+Kind = Literal[CaseKind, "any"]  # a check's: a case's kind, or "any"
+KINDS: tuple[Kind, ...] = (*CASE_KINDS, "any")
 CheckFunction = Callable[[Any, CaseRun], "str | None"]
 
 
@@ -36,21 +37,29 @@ class Failure(Exception):
         actual: Any = None,
         family: str = "",
         request: int | None = None,
+        where: str | None = None,
     ) -> None:
         super().__init__(rationale)
         self.rationale, self.help, self.family = rationale, help, family
         self.expected, self.actual = expected, actual
+        self.where = where  # the student's code it happened in: a frame, or a stack
         self.request = request  # the request (from 1) it is about, for the report's chart
 
 
 # Families that describe what a failure looks like, not why: when an earlier check this one
-# follows failed, that failure is the likelier cause, and the hint says so instead.
+# follows failed, that failure is the likelier cause, and the hint says so instead. So does a
+# failure whose cause is the very one an earlier check already named (the same family).
 SYMPTOMS = frozenset(
     {"", "other", "over_budget", "over_trimmed", "never_returned", "no_match", "estimate",
      "never_trims", "fixed_window", "clears_history", "budget_ignored", "oversize_sent", "unsent",
      "no_priming", "no_name", "no_role", "no_per_message", "parts_skipped", "content_only",
      "no_overhead", "no_per_message_no_priming"}
 )  # fmt: skip
+
+
+# Causes each check meets on its own even when an earlier one met the same: every function of
+# the exercise is a TODO of its own.
+OWN_CAUSES = frozenset({"todo"})
 
 
 def always(script: Script) -> bool:
@@ -74,8 +83,7 @@ class Check:
 
     def takes(self, script: Script) -> bool:
         """Whether this check judges the script: its kind, and the case's own condition."""
-        kind = "functions" if isinstance(script, FunctionScript) else "conversation"
-        return self.kind in (kind, "any") and self.applies(script)
+        return self.kind in (script.kind, "any") and self.applies(script)
 
 
 CHECKS: dict[str, Check] = {}
@@ -133,13 +141,14 @@ class CheckResult:
     family: str = ""  # the cause the hint names; "" when none
     cause: str | None = None  # skipped: the check whose failure blocked this one
     request: int | None = None  # the request (from 1) a failure is about, if one
+    where: str | None = None  # the student's own code it happened in, "file, line N, in f"
 
     @property
     def passed(self) -> bool:
         return self.status == "passed"
 
 
-def checks_for(kind: str, reported_only: bool = True) -> list[Check]:
+def checks_for(kind: CaseKind, reported_only: bool = True) -> list[Check]:
     """The checks a case of this kind may name, in order."""
     return [
         c for c in CHECKS.values() if c.kind in (kind, "any") and (c.reported or not reported_only)
@@ -217,7 +226,9 @@ def judge(
     except Failure as failure:
         help, family = failure.help, failure.family
         culprit = next((r for r in before if r.id in check_.follows and r.status == "failed"), None)
-        if culprit is not None and family in SYMPTOMS:
+        if culprit is not None and (
+            family in SYMPTOMS or (family == culprit.family and family not in OWN_CAUSES)
+        ):
             help = _(
                 "This probably follows from {check} failing above (case {case}): fix that first."
             ).format(check=culprit.id, case=culprit.case)
@@ -231,6 +242,7 @@ def judge(
             actual=show(failure.actual),
             family=family,
             request=failure.request,
+            where=failure.where,
         )
     return replace(base, message=note or _(check_.description))
 
@@ -258,12 +270,14 @@ def show(value: Any) -> str | None:
 
 
 def as_conversation(script: Script) -> ConversationScript:
-    assert isinstance(script, ConversationScript)
+    """A conversation check's script, typed as one (``Check.takes`` gave it no other)."""
+    assert script.kind == "conversation", script.kind
     return script
 
 
 def as_functions(script: Script) -> FunctionScript:
-    assert isinstance(script, FunctionScript)
+    """A functions check's script, typed as one."""
+    assert script.kind == "functions", script.kind
     return script
 
 

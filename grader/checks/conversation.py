@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,7 @@ from grader.checks.reference import (
     same,
     system_tokens,
 )
-from grader.i18n import N_, _
+from grader.i18n import N_, _, ngettext
 from grader.run import CaseRun
 from mock_api.core import JournalEntry
 from mock_api.tokens import count_request_tokens, message_tokens
@@ -139,21 +140,76 @@ def crash_line(script: ConversationScript, run: CaseRun, answered: set[int]) -> 
     return last + 1 if last + 1 < len(script.lines) else None
 
 
+FRAME = re.compile(r"^\S.*, line \d+, in \S")
+
+
 def own_frame(traceback: str) -> str:
-    """The submission's own innermost frame from a traceback: 'File ..., line N, in f' and its
-    code line."""
-    lines = [line for line in traceback.strip().splitlines() if line.strip()]
+    """The submission's own innermost frame: 'file, line N, in f' and its line of code."""
+    lines = [line for line in traceback.splitlines() if line.strip()]
     for i in range(len(lines) - 1, -1, -1):
-        if lines[i].lstrip().startswith("File "):
-            return "\n".join(lines[i : i + 2]).strip()
+        if FRAME.match(lines[i]):
+            code = lines[i + 1 : i + 2]
+            return "\n".join([lines[i], *(c for c in code if not FRAME.match(c))])
     return ""
 
 
+# What the usual exceptions mean, for the hint on a crash the grader has no better word for.
+CRASH_MEANINGS = {
+    "IndexError": N_("an index past the end of a list (or a list that is shorter than you think)"),
+    "KeyError": N_("a key that the dict does not have"),
+    "TypeError": N_(
+        "a value of another type than the code expects, or a call with the wrong arguments"
+    ),
+    "AttributeError": N_("an attribute or method that the object does not have"),
+    "NameError": N_("a name that is not defined where it is used"),
+    "ZeroDivisionError": N_("a division by zero"),
+    "RecursionError": N_("a function that calls itself without end"),
+}
+
+
+def crash_help(type_: str) -> str:
+    """A hint for a crash that is no usual mistake of this exercise: where, and what it means."""
+    meaning = CRASH_MEANINGS.get(type_)
+    if meaning:
+        return _("The line shown below, in your code, raised it: {type} means {meaning}.").format(
+            type=type_, meaning=_(meaning)
+        )
+    return _("The line shown below, in your code, raised it: fix it, so main() answers every line.")
+
+
+def stuck_help(stack: str) -> str:
+    """A hint from the code it was stuck in: the innermost line of its own stack."""
+    code = stack.strip().splitlines()[-1].strip() if stack.strip() else ""
+    if code.startswith("while "):
+        return _(
+            "This loop never ends: check its condition, and that the loop's body changes what "
+            "the condition tests."
+        )
+    if stack:
+        return _(
+            "It was stuck in the code shown below: look for a loop that never ends, or a call "
+            "that waits for something that never comes."
+        )
+    return _("Something after that never finished: a loop whose condition stays true?")
+
+
 def printed_for(run: CaseRun, line: int) -> str:
-    """What the REPL printed after reading this line (the tail of its output, failing that)."""
+    """What the REPL printed after reading this line (the tail of its output, failing that),
+    cut to what names the cause: the first line of a message, or a traceback's last frame and
+    exception. The prompt it printed for the next line is left out."""
     text = run.turns[line] if 0 <= line < len(run.turns) else run.output
-    kept = [t for t in text.strip().splitlines() if t.strip()]
-    return "\n".join(kept[-6:])
+    kept = [t.rstrip() for t in text.strip().splitlines() if t.strip()]
+    prompt = run.preamble.strip().splitlines()[-1].strip() if run.preamble.strip() else ""
+    if prompt and kept and kept[-1].strip() == prompt:
+        kept.pop()
+    if any(t.startswith("Traceback (most recent call last)") for t in kept):
+        return "\n".join(kept[-3:])
+    if len(kept) > 1:
+        more = ngettext(
+            "(and {n} more line of output)", "(and {n} more lines of output)", len(kept) - 1
+        )
+        return f"{kept[0]}\n{more.format(n=len(kept) - 1)}"
+    return "\n".join(kept)
 
 
 @check(
@@ -174,13 +230,13 @@ def repl_exits(script: Script, run: CaseRun) -> str:
         raise Failure(
             _("main() raised EOFError at the end of input."),
             _("input() raises EOFError when the input ends (Ctrl-D): catch it and return."),
-            actual=own_frame(error.traceback) or None,
+            where=own_frame(error.traceback) or None,
             family="eof",
         )
     if outcome.kind == "raised" and error:
         at = crash_line(script, run, answered)
         where_ = (
-            _("on line {n} ({text})").format(n=at + 1, text=short(script.lines[at]))
+            _("on input line {n} ({text})").format(n=at + 1, text=short(script.lines[at]))
             if at is not None
             else _("at the end of input")
         )
@@ -205,12 +261,14 @@ def repl_exits(script: Script, run: CaseRun) -> str:
                 "special_tokens",
             )
         frame = own_frame(error.traceback)
+        if not help and frame:
+            help = crash_help(error.type)
         raise Failure(
             _("main() crashed {where}: {type}: {message}").format(
                 where=where_, type=error.type, message=first_line(error.message, 4000)
             ),
             help,
-            actual=frame or None,
+            where=frame or None,
             family=family,
         )
     if outcome.kind in ("timeout", "stalled"):
@@ -227,8 +285,17 @@ def repl_exits(script: Script, run: CaseRun) -> str:
                 "eof_loop",
             )
         elif run.lines_read:
-            where_ = _("on line {n} ({text})").format(n=at + 1, text=short(script.lines[at]))
-            help, family = _("It was stuck there, in the code shown below."), "stuck"
+            text = short(script.lines[at])
+            where_ = (
+                _("after it answered line {n} ({text}), before it read line {next}").format(
+                    n=at + 1, text=text, next=at + 2
+                )
+                if at in answered
+                else _(
+                    "on input line {n} ({text}): it read the line and sent no request for it"
+                ).format(n=at + 1, text=text)
+            )
+            help, family = stuck_help(stack), "stuck"
         else:
             last = max(answered) if answered else None
             where_ = (
@@ -238,21 +305,16 @@ def repl_exits(script: Script, run: CaseRun) -> str:
                 if last is not None
                 else _("before its first request")
             )
-            help, family = (
-                _("Something after that never finished: a loop whose condition stays true?"),
-                "stuck",
-            )
-        if stack and family == "stuck" and not run.lines_read:
-            help = _("It was stuck there, in the code shown below.")
+            help, family = stuck_help(stack), "stuck"
         how = (
             _("did not finish within {seconds:g} s").format(seconds=script.case.timeout)
             if outcome.kind == "timeout"
-            else _("stopped making progress: it sent nothing and read nothing for seconds")
+            else _("stopped making progress: it sent nothing and read nothing for several seconds")
         )
         raise Failure(
             _("main() {how}; it made no progress {where}.").format(how=how, where=where_),
             help,
-            actual=stack or None,
+            where=stack or None,
             family=family,
         )
     if outcome.kind == "exit" and error and error.code not in (0, None):
@@ -330,7 +392,10 @@ def system_kept(script: Script, run: CaseRun) -> str:
                         "{where} has the system message at place {place} of {count}, not first: "
                         "system messages stay where they stand."
                     ).format(where=where(turn), place=elsewhere + 1, count=len(messages)),
-                    _("Keep the system message at the start of the list you send."),
+                    _(
+                        "The system message stays first, where it stands in the history: "
+                        "neither the trim nor the list you send may move it."
+                    ),
                     family="system_moved",
                     request=turn.number,
                 )
@@ -389,6 +454,7 @@ def under_budget(script: Script, run: CaseRun) -> str:
     budget, model = script.case.budget, script.case.model
     never_trimmed = all(len(t.others) >= len(t.conversation) for t in sent)
     largest = 0
+    set_aside: list[int] = []  # over the budget, but for a line too long even alone
     for turn in sent:
         messages = turn.entry.messages
         if not messages or not all(isinstance(m, dict) for m in messages):
@@ -399,6 +465,8 @@ def under_budget(script: Script, run: CaseRun) -> str:
             )
         tokens = count_request_tokens(messages, model)
         if turn.line in script.oversize:
+            if tokens > budget:
+                set_aside.append(turn.number)
             continue  # a line too long even alone: oversize_handled judges that request
         largest = max(largest, tokens)
         if tokens <= budget:
@@ -438,11 +506,19 @@ def under_budget(script: Script, run: CaseRun) -> str:
                     "drop the oldest non-system messages until it fits."
                 ),
             )
+        rationale = _(
+            "{where} sent {tokens:,} input tokens in {n} messages, over the budget of {budget:,}."
+        ).format(where=where(turn), tokens=tokens, n=len(messages), budget=budget)
+        if set_aside:
+            rationale += " " + ngettext(
+                "(Request {numbers}, also over, sent a line too long even alone: "
+                "oversize_handled judges it.)",
+                "(Requests {numbers}, also over, sent lines too long even alone: "
+                "oversize_handled judges them.)",
+                len(set_aside),
+            ).format(numbers=", ".join(map(str, set_aside)))
         raise Failure(
-            _(
-                "{where} sent {tokens:,} input tokens in {n} messages, over the budget of "
-                "{budget:,}."
-            ).format(where=where(turn), tokens=tokens, n=len(messages), budget=budget),
+            rationale,
             help,
             family=family,
             request=turn.number,
@@ -497,7 +573,7 @@ def history_kept(script: Script, run: CaseRun) -> str:
 
 @check(
     kind="conversation",
-    description=N_("trimming drops the oldest messages first"),
+    description=N_("trimming drops whole messages, the oldest first"),
     doc=N_(
         "the other messages are a contiguous, unchanged, in-order suffix of the conversation so "
         "far, the newest line last"
@@ -532,7 +608,7 @@ def oldest_first(script: Script, run: CaseRun) -> str:
         if finding is None or finding.family in ("system_dropped", "system_moved", "never_trims"):
             continue  # for system_kept and under_budget to say
         raise Failure(
-            f"{where(turn)}: {finding.rationale}",
+            f"{where(turn)}: {finding.rationale[:1].lower()}{finding.rationale[1:]}",
             finding.hint,
             expected=finding.expected,
             actual=finding.actual,
@@ -592,9 +668,9 @@ def not_over_trimmed(script: Script, run: CaseRun) -> str:
             )
         raise Failure(
             _(
-                "{where} sent {kept} of the {total} messages so far ({tokens:,} of {budget:,} "
-                "tokens), but the newest {fitting} would have fit: {label} ({size:,} tokens) "
-                "was dropped although there was room."
+                "{where} sent {kept} of the {total} messages after the system message "
+                "({tokens:,} of {budget:,} tokens), but the newest {fitting} would have fit: "
+                "{label} ({size:,} tokens) was dropped although there was room."
             ).format(
                 where=where(turn),
                 kept=len(turn.others),
@@ -624,7 +700,7 @@ def not_over_trimmed(script: Script, run: CaseRun) -> str:
 
 
 def has_oversize(script: Script) -> bool:
-    return isinstance(script, ConversationScript) and bool(script.oversize)
+    return script.kind == "conversation" and bool(script.oversize)
 
 
 @check(
@@ -633,7 +709,7 @@ def has_oversize(script: Script) -> bool:
     doc=N_("a line over the budget on its own is never sent nor kept, and the REPL goes on"),
     applies=has_oversize,
     when=N_("with a line over the budget on its own"),
-    depends=SENT,
+    depends=(*SENT, "repl_exits"),  # a crash or a hang is told once, where it happened
     follows=EXPLAINED_BY,
 )
 def oversize_handled(script: Script, run: CaseRun) -> str:
@@ -667,8 +743,10 @@ def oversize_handled(script: Script, run: CaseRun) -> str:
             if run.outcome.kind == "raised" and error and not error.is_a("ValueError"):
                 raise Failure(
                     _(
-                        "after line {n} (too long for the budget) no later line was sent: {how}."
-                    ).format(n=line + 1, how=ended(run)),
+                        "no line after line {n} was sent: main() crashed with {type} (reported "
+                        "above), so whether it refuses a line too long for the budget and goes on "
+                        "could not be seen."
+                    ).format(n=line + 1, type=error.type),
                     _("This follows from the crash reported above (repl_exits): fix that first."),
                     family="follows:repl_exits",
                 )

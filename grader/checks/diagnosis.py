@@ -103,7 +103,7 @@ def picture_of(kept: Sequence[Any], positions: Sequence[int | None]) -> str:
         names.append(
             label(p, message)
             if p is not None
-            else _("{role} (not in the list)").format(
+            else _("{role} (changed)").format(
                 role=message.get("role") if isinstance(message, dict) else "?"
             )
         )
@@ -151,7 +151,7 @@ def diagnose(
         if elsewhere is None:
             return Finding(
                 "edited",
-                _("It kept a message that is not in the list as it was: {message}.").format(
+                _("It kept an edited copy of a message, not the message itself: {message}.").format(
                     message=describe(message)
                 ),
                 _("Keep messages as they are: drop whole messages, never shorten or edit them."),

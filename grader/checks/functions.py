@@ -288,10 +288,16 @@ def trim_function(script: Any, run: CaseRun) -> str:
         return _("trim_history was right on all {n} generated histories").format(n=total)
     index, sample, finding = failures[0]
     pattern = trim_pattern(script.trim_samples, calls, model) or own_total(
-        script, run, [(s, calls[i]) for i, s, _f in failures if i in calls]
+        script, run, [(s, calls[i]) for i, s, f in failures if i in calls and f.family in KEPT]
     )
-    if pattern is not None:
-        finding = pattern
+    if pattern is not None:  # a cause seen across the histories, not in one of them
+        raise Failure(
+            _("trim_history was wrong on {wrong} of {total} histories (seed {seed}). {rationale}")
+            .format(wrong=len(failures), total=total, seed=script.case.seed,
+                    rationale=pattern.rationale),
+            pattern.hint,
+            family=pattern.family,
+        )  # fmt: skip
     raise Failure(
         _(
             "trim_history was wrong on {wrong} of {total} histories (seed {seed}). The first: "
@@ -403,6 +409,11 @@ def counted_as(
     return None
 
 
+# Findings about what a trim kept (not that it raised, changed its argument, or never
+# returned): the only ones a trim counting with a total of its own explains.
+KEPT = frozenset({"never_trims", "over_budget", "newest_dropped", "gap", "over_trimmed"})
+
+
 def own_total(
     script: FunctionScript, run: CaseRun, failures: Sequence[tuple[TrimSample, Call]]
 ) -> Finding | None:
@@ -425,10 +436,10 @@ def own_total(
     return Finding(
         "own_total",
         _(
-            "Its results are what a trim keeps when it counts {what}; but count_tokens counts "
-            "right, so trim_history measures with a total of its own."
+            "count_tokens counts right, but trim_history adds up a total of its own: what it "
+            "keeps is what a trim keeps when it counts {what}."
         ).format(what=what),
-        _("Measure with count_tokens(result, model) on the very list you would return."),
+        _("Measure the list with count_tokens(result, model), not with a sum of your own."),
     )
 
 
@@ -498,7 +509,10 @@ def trim_pattern(
                     "Every result is what a correct trim returns for a budget of {default:,}, "
                     "whatever max_input_tokens was: the budget argument is ignored."
                 ).format(default=default),
-                _("Trim to max_input_tokens, the argument, not to a fixed number."),
+                _(
+                    "Trim to max_input_tokens, the argument it is given (here {budget:,}), not "
+                    "to a number of your own."
+                ).format(budget=results[0][0].budget),
             )
     kept = {sum(not is_system(m) for m in v) for s, v in results if len(s.messages) > 12}
     if len(kept) == 1:
@@ -510,13 +524,27 @@ def trim_pattern(
             and v not in (acceptable_trims(s.messages, s.budget, model) or [])
         ]
         if len(wrong) >= 2:
+            longer = [
+                sum(not is_system(m) for m in v)
+                for s, v in results
+                if sum(not is_system(m) for m in s.messages) > n
+            ]
+            words = (
+                N_(
+                    "It keeps the newest {n} non-system messages whatever they cost: in all "
+                    "{longer} histories that had more than {n}, it kept exactly {n}, whether or "
+                    "not more would fit the budget."
+                )
+                if longer.count(n) == len(longer)
+                else N_(
+                    "It keeps the newest {n} non-system messages whatever they cost: of the "
+                    "{longer} histories that had more than {n}, it kept exactly {n} in {kept}, "
+                    "whether they fit the budget or not."
+                )
+            )
             return Finding(
                 "fixed_window",
-                _(
-                    "It keeps the newest {n} non-system messages whatever they cost: on every "
-                    "history longer than 12 messages it kept exactly {n}, under and over the "
-                    "budget alike."
-                ).format(n=n),
+                _(words).format(n=n, longer=len(longer), kept=longer.count(n)),
                 _(
                     "Trim by tokens, not by messages: keep the newest messages while the count "
                     "stays within the budget."

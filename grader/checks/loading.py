@@ -39,10 +39,15 @@ def loads(script: Script, run: CaseRun) -> None:
                 "max_input_tokens, model) and main(system_prompt, model, max_input_tokens); "
                 "see exercise/README.md."
             )
+        elif raised and raised[2].startswith(("SyntaxError", "IndentationError", "TabError")):
+            help = _(
+                "Python cannot read the file: fix the line shown. `python -m py_compile "
+                "chat_repl.py` shows the same error."
+            )
         else:
             help = _(
-                "Run `python chat_repl.py` yourself: importing the file must not fail or wait "
-                "for input."
+                'Importing the file must not fail: run `python -c "import chat_repl"` '
+                "yourself to see the error."
             )
         raise Failure(text, help, family="load")
     if run.outcome.kind == "timeout":

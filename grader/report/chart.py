@@ -89,11 +89,9 @@ def case_chart(script: Script, run: CaseRun) -> CaseChart | None:
     """What the report draws for a case; None where the submission did not load."""
     if not run.loaded:
         return None
-    if isinstance(script, ConversationScript):
+    if script.kind == "conversation":
         return conversation_chart(script, run)
-    if isinstance(script, FunctionScript):
-        return function_tables(script, run)
-    return None
+    return function_tables(script, run)
 
 
 def conversation_chart(script: ConversationScript, run: CaseRun) -> ConversationChart:

@@ -52,17 +52,53 @@ def as_text(report: SubmissionReport, color: bool | None = None) -> str:
     def say(text: str = "", **style: Any) -> None:
         out.append(click.style(text, **style) if color is not False and style else text)
 
-    say(_("Grading {name} ({path})").format(name=report.name, path=report.path), bold=True)
+    heading = (
+        _("Grading {name}").format(name=report.name)
+        if str(report.path) == report.name
+        else _("Grading {name} ({path})").format(name=report.name, path=report.path)
+    )
+    say(heading, bold=True)
     if report.error:
         say(f":( {report.error}", fg="red")
         return "\n".join(out)
     say(_(":) passed   :( failed   :| skipped, because a check it needs did not pass"), dim=True)
     seen: dict[tuple[str, ...], str] = {}
     gates_shown: set[str] = set()
-    for case, results in groupby(report.results, key=lambda r: r.case):
-        say()
-        say(_("case {case}").format(case=case), bold=True)
+    cases = [(case, list(group)) for case, group in groupby(report.results, key=lambda r: r.case)]
+    full: list[tuple[str, list[CheckResult]]] = []  # cases shown in full, to compare with
+    collapsed = False
+    for case, results in cases:
+        same = next(((ref, extra) for ref, earlier in full
+                     if (extra := repeats(results, earlier)) is not None), None)  # fmt: skip
         shape = shape_line(report, case, color)
+        earned, worth = sum(r.score for r in results), sum(r.max_score for r in results)
+        points = ngettext(
+            "{score} / {max} point", "{score} / {max} points", 1 if worth == 1 else 2
+        ).format(score=format_points(earned), max=format_points(worth))
+        if same is not None:
+            ref, extra = same
+            if not collapsed:
+                say()
+            collapsed = True
+            sentence = _("case {case}: the same as case {ref}").format(case=case, ref=ref)
+            say(f"{sentence}{_(', and:') if extra else ''}  ({points})", bold=True)
+            if shape and report.charts[case].bars:
+                say(shape)
+            for result in extra:
+                show_result(result, seen, say)
+            continue
+        full.append((case, results))
+        collapsed = False
+        say()
+        if all(r.passed for r in results):  # nothing to read but that it passed
+            gates_shown.update(r.id for r in results)
+            symbol, colour = SYMBOLS["passed"]
+            say(f"{symbol} " + _("case {case}: all {n} checks passed").format(
+                case=case, n=len(results)) + f"  ({points})", fg=colour, bold=True)  # fmt: skip
+            if shape:
+                say(shape)
+            continue
+        say(_("case {case}").format(case=case) + f"  ({points})", bold=True)
         if shape:
             say(shape)
         for cause, group in groupby(results, key=lambda r: r.cause):
@@ -109,15 +145,52 @@ def as_text(report: SubmissionReport, color: bool | None = None) -> str:
     return "\n".join(out)
 
 
+def failure_key(result: CheckResult) -> tuple[str, ...]:
+    """The same mistake, met again: the same cause and evidence, if not the same line or
+    numbers (a failure with no named cause must match word for word)."""
+    key = (result.id, result.family, result.help)
+    if not result.family:
+        key = (*key, result.message, str(result.expected), str(result.actual))
+    return key
+
+
+def result_key(result: CheckResult) -> tuple[str | None, ...]:
+    if result.status == "failed":
+        return ("failed", *failure_key(result))
+    return (result.status, result.id, result.cause)
+
+
+def repeats(
+    results: Sequence[CheckResult], earlier: Sequence[CheckResult]
+) -> list[CheckResult] | None:
+    """Whether a case tells nothing that an earlier one did not: the same failures, and skips
+    the earlier case has or that follow from them. Returns the checks that passed here alone,
+    to show; None when the case has news, or no failure at all."""
+    keys = {result_key(r) for r in earlier}
+    covered: set[str] = set()
+    extra: list[CheckResult] = []
+    for result in results:
+        if result_key(result) in keys or (result.status == "skipped" and result.cause in covered):
+            covered.add(result.id)
+            if result.cause:
+                covered.add(result.cause)  # what blocks one skip here blocks the others alike
+        elif result.passed:
+            extra.append(result)
+        else:
+            return None
+    failed = {result_key(r) for r in results if r.status == "failed"}
+    # ... and every failure of the earlier case is here too: "the same" means the same.
+    if not failed or any(result_key(r) not in failed for r in earlier if r.status == "failed"):
+        return None
+    return extra
+
+
 def show_result(result: CheckResult, seen: dict[tuple[str, ...], str], say: Any) -> None:
     symbol, colour = SYMBOLS[result.status]
     if result.status == "passed":
         say(f"{symbol} {result.id}: {result.description}", fg=colour)
         return
-    # The same mistake, met again: the same cause and evidence, if not the same line or numbers.
-    key = (result.id, result.family, result.help)
-    if not result.family:
-        key = (*key, result.message, str(result.expected), str(result.actual))
+    key = failure_key(result)
     if key in seen:
         say(
             f"{symbol} {result.id}: " + _("same as in case {case}").format(case=seen[key]),
@@ -130,12 +203,20 @@ def show_result(result: CheckResult, seen: dict[tuple[str, ...], str], say: Any)
         say(f"    {line}", fg=colour)
     if result.help:
         say("    " + _("hint: {hint}").format(hint=result.help), fg="cyan")
+    if result.where is not None:
+        say_block(_("where:"), result.where, say)
+    if result.family.startswith("follows:"):
+        return  # a consequence: its numbers are in the message; the lists are the cause's to show
     if result.expected is not None:
         say("    " + _("expected: {value}").format(value=result.expected))
     if result.actual is not None:
-        label = _("actual:")
-        for i, line in enumerate(result.actual.splitlines()):
-            say(f"    {label if i == 0 else ' ' * len(label)} {line}".rstrip())
+        say_block(_("actual:"), result.actual, say)
+
+
+def say_block(label: str, text: str, say: Any) -> None:
+    """A labelled value of several lines, its lines under the first."""
+    for i, line in enumerate(text.splitlines()):
+        say(f"    {label if i == 0 else ' ' * len(label)} {line}".rstrip())
 
 
 def shape_line(report: SubmissionReport, case: str, color: bool | None) -> str | None:
@@ -177,6 +258,7 @@ def check_json(result: CheckResult) -> dict[str, Any]:
         "help": result.help,
         "expected": result.expected,
         "actual": result.actual,
+        "where": result.where,
         "family": result.family,
         "score": round(result.score, 4),
         "max_score": round(result.max_score, 4),
@@ -191,6 +273,8 @@ def detail(result: CheckResult) -> str:
         lines.append(_("expected: {value}").format(value=result.expected))
     if result.actual is not None:
         lines.append(_("actual:") + f" {result.actual}")
+    if result.where is not None:
+        lines.append(_("where:") + f" {result.where}")
     return "\n".join(lines)
 
 

@@ -177,11 +177,15 @@ def check_item(result: CheckResult) -> str:
     if result.status != "passed":
         lines.append(f'<div class="detail">{escape(result.message)}')
         if result.help:
-            lines.append(f'<div class="hint">hint: {escape(result.help)}</div>')
-        if result.expected is not None:
-            lines.append(f"<div>expected:</div><pre>{escape(result.expected)}</pre>")
-        if result.actual is not None:
-            lines.append(f"<div>actual:</div><pre>{escape(result.actual)}</pre>")
+            hint = _("hint: {hint}").format(hint=result.help)
+            lines.append(f'<div class="hint">{escape(hint)}</div>')
+        for label, value in (
+            (_("where:"), result.where),
+            (_("expected: {value}").format(value=""), result.expected),
+            (_("actual:"), result.actual),
+        ):
+            if value is not None:
+                lines.append(f"<div>{escape(label.strip())}</div><pre>{escape(value)}</pre>")
         lines.append("</div>")
     lines.append("</li>")
     return "".join(lines)

@@ -197,8 +197,12 @@ class ReportingStdin(io.TextIOWrapper):
         super().__init__(buffer, encoding="utf-8")
         self.channel = channel
         self.lines = 0
+        self.eof_told = False
 
     def mark(self, line: str) -> None:
+        if not line and self.eof_told:
+            return  # a REPL spinning at the end of input is told once, not once per spin
+        self.eof_told = not line
         flush_stdio()
         try:
             offset = os.lseek(1, 0, os.SEEK_CUR)
@@ -252,13 +256,29 @@ def defines(module: ModuleType, name: str) -> bool:
         return False
 
 
+def as_student_knows(filename: str) -> str:
+    """A path in the submission, relative to it: never the grader's copy or checkout."""
+    root = os.getcwd()
+    if filename == root or filename.startswith(root + os.sep):
+        return os.path.relpath(filename, root)
+    return filename
+
+
+def frame_text(filename: str, number: int | None, function: str, code: str | None) -> str:
+    """One frame as the grader's reports show every frame: 'file, line N, in f' and its code."""
+    head = f"{as_student_knows(filename)}, line {number}, in {function}"
+    return head + (f"\n    {code.strip()}" if code and code.strip() else "") + "\n"
+
+
 def describe_exception(exc: BaseException, path: Path | None = None) -> dict[str, Any]:
     """Type, message, and the traceback lines that are the student's, not ours."""
     try:
         frames = traceback.extract_tb(exc.__traceback__)
         own = [f for f in frames if not f.filename.replace(os.sep, "/").endswith(HARNESS_FILE)]
-        lines = traceback.format_list(own[-6:]) if own else []
+        lines = [frame_text(f.filename, f.lineno, f.name, f.line) for f in own[-6:]]
         if isinstance(exc, SyntaxError):
+            if exc.filename:
+                exc.filename = as_student_knows(exc.filename)
             lines = traceback.format_exception_only(type(exc), exc)
     except Exception:
         lines = []

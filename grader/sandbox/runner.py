@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.cases.script import PARSED_OBJECT_BYTES, ConversationScript, FunctionScript, Script
+from grader.cases.script import PARSED_OBJECT_BYTES, Script
+from grader.i18n import _
 from grader.run import CaseRun, Outcome, load_error, split_turns
 from grader.sandbox.protocol import (
     CHILD_OPS,
@@ -183,7 +184,9 @@ class Sandbox:
         assert self.channel is not None
         message = self.channel.receive(timeout)
         if message is None or message["op"] != "ready":
-            raise WorkerGone(f"the grading worker did not start: {self.worker_log()}")
+            raise WorkerGone(
+                _("the grading worker did not start: {log}").format(log=self.worker_log())
+            )
         self.fence = str(message.get("fence", ""))
         self.missing_fences = [str(m) for m in message.get("missing", [])]
         self.isolated = bool(message.get("view"))
@@ -228,7 +231,7 @@ class Sandbox:
         while waiting or flights:
             if self.closed:  # a thread still at work after Ctrl-C: no new worker for it
                 for index, script in waiting:
-                    runs[index] = CaseRun(script, Outcome("crashed", "the grader was stopped"))
+                    runs[index] = CaseRun(script, Outcome("crashed", _("the grader was stopped")))
                 break
             try:
                 if not flights and not self._ensure_ready():
@@ -244,7 +247,9 @@ class Sandbox:
                     del flights[flight.index]
             except Exception as exc:  # a broken pipe to the worker, or a bug of ours
                 self.stop()  # a fresh worker next time: nothing of these cases reaches the next
-                reason = f"the grader failed during the case ({type(exc).__name__}: {exc})"
+                reason = _("the grader failed during the case ({error})").format(
+                    error=f"{type(exc).__name__}: {exc}"
+                )
                 for flight in flights.values():
                     flight.run.outcome = Outcome("crashed", reason)
                     runs[flight.index] = self._land(flight)
@@ -261,7 +266,7 @@ class Sandbox:
             self._await_ready(self.limits.startup_seconds)
         except (WorkerGone, TimeoutError, ProtocolError) as exc:
             self.stop()
-            self.start_failure = str(exc) or "the grading worker did not start in time"
+            self.start_failure = str(exc) or _("the grading worker did not start in time")
             return False
         return True
 
@@ -270,17 +275,13 @@ class Sandbox:
         case_dir = self.root / f"case-{self.cases_run}"
         workdir, output = prepare(submission, case_dir, self.isolated)
         file = submission.original / submission.file
-        mock = (
-            ChatCompletionsMock(script.mock_config())
-            if isinstance(script, ConversationScript)
-            else None
-        )
+        config = script.mock_config()
+        mock = ChatCompletionsMock(config) if config is not None else None
         stall = script.case.stall or self.limits.stall_seconds
         flight = Flight(index, script, file, submission.staged, case_dir, workdir, output, mock,
                         CaseRun(script, Outcome("vanished")),
-                        deadline=time.monotonic() + script.case.timeout, stall=stall)  # fmt: skip
-        if isinstance(script, ConversationScript):
-            flight.keep = script.journal_cap
+                        deadline=time.monotonic() + script.case.timeout, stall=stall,
+                        keep=script.journal_cap)  # fmt: skip
         assert self.channel is not None
         message = case_message(script, workdir, file.name, output, self.limits)
         message["staged"] = str(submission.staged)
@@ -331,15 +332,17 @@ class Sandbox:
                 flight.kept += self._answer(flight, message)
             if flight.requests > max_requests(flight.script) or flight.kept > flight.keep:
                 kill_group(flight.child)
-                what = (
-                    f"more than {max_requests(flight.script)} requests"
-                    if flight.requests > max_requests(flight.script)
-                    else f"more than {megabytes(flight.keep)} of requests (a correct REPL "
-                    "sends far less)"
-                )
                 lines = len(flight.script.lines)
                 run.outcome = Outcome(
-                    "flood", f"sent {what} for {lines} input lines; the case was stopped"
+                    "flood",
+                    _(
+                        "sent more than {n} requests for {lines} input lines; the case was stopped"
+                    ).format(n=max_requests(flight.script), lines=lines)
+                    if flight.requests > max_requests(flight.script)
+                    else _(
+                        "sent more than {size} of requests for {lines} input lines (a correct "
+                        "REPL sends far less); the case was stopped"
+                    ).format(size=megabytes(flight.keep), lines=lines),
                 )
                 flight.deadline = time.monotonic() + EXIT_GRACE
         elif op == "result":
@@ -349,8 +352,10 @@ class Sandbox:
         elif op == "protocol":
             run.outcome = Outcome(
                 "crashed",
-                "the submission wrote something that is not a grading message into its "
-                f"pipe to the grader, and was stopped: {message.get('detail')}",
+                _(
+                    "the submission wrote something that is not a grading message into its "
+                    "pipe to the grader, and was stopped: {detail}"
+                ).format(detail=message.get("detail")),
             )
         elif op == "exited":
             flight.exited = message
@@ -365,7 +370,7 @@ class Sandbox:
             if flight.due > now:
                 continue
             if flight.killed:  # killed, and the worker never reported its end
-                return self._lose_worker(flights, "the grading worker stopped answering")
+                return self._lose_worker(flights, _("the grading worker stopped answering"))
             if flight.ending or flight.done is not None or flight.child is None:
                 self._kill(flight)
                 continue
@@ -376,7 +381,10 @@ class Sandbox:
                     Outcome("stalled", stall_message(flight))
                     if stalled
                     else Outcome(
-                        "timeout", f"did not finish within {flight.script.case.timeout:g} s"
+                        "timeout",
+                        _("did not finish within {seconds:g} s").format(
+                            seconds=flight.script.case.timeout
+                        ),
                     )
                 )
             assert self.channel is not None
@@ -481,8 +489,7 @@ class Sandbox:
 
 def max_requests(script: Script) -> int:
     """Generous: a REPL may retry, but not flood the grader with requests."""
-    lines = len(script.lines) if isinstance(script, ConversationScript) else 0
-    return max(200, 10 * lines)
+    return max(200, 10 * len(script.lines))
 
 
 def kept_cost(size: int, messages: list[Any]) -> int:
@@ -495,11 +502,8 @@ def kept_cost(size: int, messages: list[Any]) -> int:
 
 def record_result(run: CaseRun, script: Script, message: dict[str, Any]) -> None:
     """A function's result, if it is one of the samples the case asked for."""
-    if not isinstance(script, FunctionScript):
-        return
     fn, index = message["fn"], message["index"]
-    samples = script.count_samples if fn == "count_tokens" else script.trim_samples
-    if index < len(samples):
+    if index < len(script.samples(fn)):
         run.results[fn][index] = message
 
 
@@ -526,10 +530,14 @@ def explain_limits(run: CaseRun, output: Path, limits: Limits) -> None:
     except OSError:
         capped = False
     notes = {
-        "MemoryError": f"the submission used more than its {limits.memory_mb} MB of memory",
+        "MemoryError": _("the submission used more than its {mb} MB of memory").format(
+            mb=limits.memory_mb
+        ),
     }
     if capped:
-        notes["OSError"] = f"the submission printed more than its {limits.output_kb} KB of output"
+        notes["OSError"] = _("the submission printed more than its {kb} KB of output").format(
+            kb=limits.output_kb
+        )
     errors = [run.outcome.error] if run.outcome.error else []
     for results in run.results.values():
         errors.extend(r["error"] for r in results.values() if isinstance(r.get("error"), dict))
@@ -538,34 +546,29 @@ def explain_limits(run: CaseRun, output: Path, limits: Limits) -> None:
         if note and note not in str(error.get("message")):
             error["message"] = f"{error.get('message') or ''} ({note})".strip()
     if capped and run.outcome.kind in ("timeout", "vanished"):
-        run.outcome.message += f"; it printed more than its {limits.output_kb} KB of output"
+        run.outcome.message += "; " + _("it printed more than its {kb} KB of output").format(
+            kb=limits.output_kb
+        )
 
 
 def case_message(
     script: Script, workdir: Path, file: str, output: Path, limits: Limits
 ) -> dict[str, Any]:
+    """Run this script: the case, where, within which limits, and the script's own inputs."""
     case = script.case
-    message: dict[str, Any] = {
+    return {
         "op": "case",
-        "kind": case.kind,
+        "kind": script.kind,
         "model": case.model,
         "budget": case.budget,
         "timeout": case.timeout,
         "workdir": str(workdir),
         "file": file,
-        "lines": list(script.lines) if isinstance(script, ConversationScript) else [],
         "output": str(output),
         "memory_bytes": limits.memory_mb * 1024 * 1024,
         "output_bytes": limits.output_kb * 1024,
+        **script.inputs(),
     }
-    if isinstance(script, FunctionScript):
-        message["count_samples"] = script.count_samples
-        message["trim_samples"] = [
-            {"messages": s.messages, "budget": s.budget} for s in script.trim_samples
-        ]
-    else:
-        message["system_prompt"] = case.system
-    return message
 
 
 def hide_workdir(run: CaseRun, workdir: Path, original: Path) -> None:
@@ -585,10 +588,12 @@ def hide_workdir(run: CaseRun, workdir: Path, original: Path) -> None:
 def vanished_message(
     exited: dict[str, Any] | None, kind: str = "conversation", loaded: bool = True
 ) -> str:
-    ending = "before main() returned" if kind == "conversation" else "before the case finished"
-    ending = ending if loaded else "while chat_repl.py was being imported"
+    ending = (
+        _("before main() returned") if kind == "conversation" else _("before the case finished")
+    )
+    ending = ending if loaded else _("while chat_repl.py was being imported")
     if exited is None:
-        return "the process ended without a word"
+        return _("the process ended without a word")
     if "signal" in exited:
         number = exited["signal"]
         name = (
@@ -596,14 +601,23 @@ def vanished_message(
             if isinstance(number, int) and number in signal.valid_signals()
             else number
         )
-        hint = " (out of memory or CPU time?)" if name in ("SIGKILL", "SIGXCPU", "SIGSEGV") else ""
-        return f"the process was killed by {name}{hint} {ending}"
+        if name in ("SIGKILL", "SIGXCPU", "SIGSEGV"):
+            return _(
+                "the process was killed by {name} (out of memory or CPU time?) {ending}"
+            ).format(name=name, ending=ending)
+        return _("the process was killed by {name} {ending}").format(name=name, ending=ending)
     code = exited.get("code")
     if code == EXIT_CHANNEL_LOST:
-        return f"the submission closed or broke its pipe to the grader {ending}"
+        return _("the submission closed or broke its pipe to the grader {ending}").format(
+            ending=ending
+        )
     if code == EXIT_INTERNAL:
-        return f"the grading harness failed in the submission's process (out of memory?) {ending}"
-    return f"the process exited with code {code} {ending} (os._exit?)"
+        return _(
+            "the grading harness failed in the submission's process (out of memory?) {ending}"
+        ).format(ending=ending)
+    return _("the process exited with code {code} {ending} (os._exit?)").format(
+        code=code, ending=ending
+    )
 
 
 def read_capped(path: Path, limit: int) -> bytes:
@@ -621,18 +635,22 @@ def package_root() -> str:
 
 def stall_message(flight: Flight) -> str:
     """What the child was doing when it stopped making progress, from what the grader saw."""
-    waited = f"{flight.stall:g} s"
-    lines = len(flight.script.lines) if isinstance(flight.script, ConversationScript) else 0
+    waited = _("{seconds:g} s").format(seconds=flight.stall)
+    lines = len(flight.script.lines)
     read = len(flight.marks)
-    if flight.script.case.kind == "functions":
-        return f"returned no result for {waited}: stopped as stuck"
+    if flight.script.kind == "functions":
+        return _("returned no result for {waited}: stopped as stuck").format(waited=waited)
     if read == 0:
-        return f"read no input line and sent no request for {waited} after loading"
+        return _("read no input line and sent no request for {waited} after loading").format(
+            waited=waited
+        )
     if flight.run.read_eof:
-        return f"read the end of input, then neither returned nor sent a request for {waited}"
-    return (
-        f"read line {read} of {lines}, then sent no request and read no further line for {waited}"
-    )
+        return _(
+            "read the end of input, then neither returned nor sent a request for {waited}"
+        ).format(waited=waited)
+    return _(
+        "read line {read} of {lines}, then sent no request and read no further line for {waited}"
+    ).format(read=read, lines=lines, waited=waited)
 
 
 def student_stack(dump: str, flight: Flight) -> str:
