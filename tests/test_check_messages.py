@@ -277,7 +277,7 @@ def test_a_busy_loop_after_the_first_line_is_not_given_the_eof_hint(tmp_path: Pa
     run = run_of(script, [full(0)], Outcome("timeout", "did not finish within 20 s"))
     repl = result(script, run, "repl_exits")
     assert repl.family == "stuck"
-    assert "after request 1 (for line 1); line 2 was never sent" in repl.message
+    assert "after request 1 (for line 1), line 2 was never sent" in repl.message
     assert "EOFError" not in repl.help
 
 
@@ -320,8 +320,8 @@ def test_a_loop_that_hangs_after_answering_a_line_says_so_and_points_at_the_loop
     run.lines_read = 1
     repl = result(script, run, "repl_exits")
     assert repl.family == "stuck"
-    assert "no progress after it answered line 1 ('Question 1:" in repl.message
-    assert repl.message.endswith("before it read line 2.")
+    assert "it answered input line 1 ('Question 1:" in repl.message
+    assert repl.message.endswith("then never read line 2.")
     assert "This loop never ends" in repl.help
     assert repl.where == stack
 

@@ -275,7 +275,7 @@ def repl_exits(script: Script, run: CaseRun) -> str:
         stack = outcome.stack.strip()
         at = crash_line(script, run, answered)
         if at is None or not unsent:
-            where_ = _("after the last line, at the end of input")
+            where_ = _("it was still running after the last line, at the end of input")
             help, family = (
                 _(
                     "main() must return when the input ends: input() raises EOFError there (and "
@@ -287,32 +287,32 @@ def repl_exits(script: Script, run: CaseRun) -> str:
         elif run.lines_read:
             text = short(script.lines[at])
             where_ = (
-                _("after it answered line {n} ({text}), before it read line {next}").format(
+                _("it answered input line {n} ({text}), then never read line {next}").format(
                     n=at + 1, text=text, next=at + 2
                 )
                 if at in answered
-                else _(
-                    "on input line {n} ({text}): it read the line and sent no request for it"
-                ).format(n=at + 1, text=text)
+                else _("it read input line {n} ({text}), then sent no request for it").format(
+                    n=at + 1, text=text
+                )
             )
             help, family = stuck_help(stack), "stuck"
         else:
             last = max(answered) if answered else None
             where_ = (
-                _("after request {n} (for line {line}); line {next} was never sent").format(
+                _("after request {n} (for line {line}), line {next} was never sent").format(
                     n=len(sent), line=last + 1, next=at + 1
                 )
                 if last is not None
-                else _("before its first request")
+                else _("it sent no request at all")
             )
             help, family = stuck_help(stack), "stuck"
         how = (
             _("did not finish within {seconds:g} s").format(seconds=script.case.timeout)
             if outcome.kind == "timeout"
-            else _("stopped making progress: it sent nothing and read nothing for several seconds")
+            else _("stopped making progress (it sent and read nothing for several seconds)")
         )
         raise Failure(
-            _("main() {how}; it made no progress {where}.").format(how=how, where=where_),
+            _("main() {how}: {where}.").format(how=how, where=where_),
             help,
             where=stack or None,
             family=family,

@@ -73,7 +73,7 @@ def as_text(report: SubmissionReport, color: bool | None = None) -> str:
         shape = shape_line(report, case, color)
         earned, worth = sum(r.score for r in results), sum(r.max_score for r in results)
         points = ngettext(
-            "{score} / {max} point", "{score} / {max} points", 1 if worth == 1 else 2
+            "{score} / {max} point", "{score} / {max} points", 1 if round(worth, 2) == 1 else 2
         ).format(score=format_points(earned), max=format_points(worth))
         if same is not None:
             ref, extra = same
@@ -201,8 +201,16 @@ def show_result(result: CheckResult, seen: dict[tuple[str, ...], str], say: Any)
     say(f"{symbol} {result.id}: {result.description}", fg=colour)
     for line in result.message.splitlines():
         say(f"    {line}", fg=colour)
-    if result.help:
-        say("    " + _("hint: {hint}").format(hint=result.help), fg="cyan")
+    hint = result.help
+    if result.family.startswith("follows:"):
+        told = ("follows", result.family)
+        if told in seen:  # the cause was named once: say it shortly
+            hint = _("This too probably follows from {check} failing above.").format(
+                check=result.family.split(":", 1)[1]
+            )
+        seen[told] = result.case
+    if hint:
+        say("    " + _("hint: {hint}").format(hint=hint), fg="cyan")
     if result.where is not None:
         say_block(_("where:"), result.where, say)
     if result.family.startswith("follows:"):
