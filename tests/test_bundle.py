@@ -31,7 +31,10 @@ CASES = REPO / "tests" / "hostile" / "cases"
 REFERENCE = Path(package_root()) / "solution" / "chat_repl.py"
 GRADE = Path(sys.executable).parent / "grade"
 
-pytestmark = pytest.mark.skipif(not GRADE.exists(), reason=f"no grade command at {GRADE}")
+pytestmark = [
+    pytest.mark.skipif(not GRADE.exists(), reason=f"no grade command at {GRADE}"),
+    pytest.mark.xdist_group("bundle"),  # one process makes the bundle for every test
+]
 
 
 def grade(*args: str | Path) -> subprocess.CompletedProcess[str]:

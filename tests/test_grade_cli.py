@@ -10,6 +10,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 from click.testing import CliRunner
+from conftest import GradeHere
 
 from grader.cases import BUILTIN_CASES, load_cases
 from grader.cli import grade
@@ -41,15 +42,17 @@ def test_the_reference_solution_passes_every_check_as_json() -> None:
         assert check["passed"] is True
 
 
-def test_no_path_grades_the_reference_and_says_so() -> None:
-    done = run_grade("--case", "short_chat")
+def test_no_path_grades_the_reference_and_says_so(grade_here: GradeHere) -> None:
+    done = grade_here("--case", "short_chat")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "grading the reference solution" in done.stderr
     assert "all checks passed" in done.stdout
 
 
-def test_the_exercise_stub_fails_with_its_todo_pointer_not_a_traceback() -> None:
-    done = run_grade("exercise/")
+def test_the_exercise_stub_fails_with_its_todo_pointer_not_a_traceback(
+    grade_here: GradeHere,
+) -> None:
+    done = grade_here("exercise/")
     assert done.returncode == 1
     out = done.stdout
     assert ":( count_tokens" in out
@@ -66,9 +69,9 @@ def test_the_exercise_stub_fails_with_its_todo_pointer_not_a_traceback() -> None
     assert "sandbox: network namespace" not in done.stderr  # the fences, for instructors
 
 
-def test_junit_and_gradescope_reports(tmp_path: Path) -> None:
+def test_junit_and_gradescope_reports(tmp_path: Path, grade_here: GradeHere) -> None:
     junit = tmp_path / "report.xml"
-    done = run_grade("exercise/", "--format", "junit", "--output", str(junit))
+    done = grade_here("exercise/", "--format", "junit", "--output", str(junit))
     assert done.returncode == 1
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite is not None
@@ -78,7 +81,7 @@ def test_junit_and_gradescope_reports(tmp_path: Path) -> None:
     assert failure is not None and failure.get("message")
 
     results = tmp_path / "results.json"
-    done = run_grade("exercise/", "--format", "gradescope", "--output", str(results))
+    done = grade_here("exercise/", "--format", "gradescope", "--output", str(results))
     assert done.returncode == 1
     data = json.loads(results.read_text())
     assert 0 <= data["score"] < sum(t["max_score"] for t in data["tests"])

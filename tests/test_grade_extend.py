@@ -5,25 +5,27 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
+
+import pytest
+from conftest import GradeHere
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "docs" / "examples" / "usage_line.py"
 
 
-def run_grade(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from grader.cli import grade; grade()", *args],
-        capture_output=True, text=True, cwd=REPO, timeout=300,
-    )  # fmt: skip
+@pytest.fixture
+def run_grade(grade_here: GradeHere) -> GradeHere:
+    """``grade`` itself, run in this process on warm sandboxes; the checks a --checks file
+    adds are taken away again after each run (see conftest)."""
+    return grade_here
 
 
 def checks_of(done: subprocess.CompletedProcess[str]) -> dict[str, dict[str, str]]:
     return {c["id"]: c for c in json.loads(done.stdout)["checks"]}
 
 
-def test_a_check_in_one_file_joins_the_grading(tmp_path: Path) -> None:
+def test_a_check_in_one_file_joins_the_grading(tmp_path: Path, run_grade: GradeHere) -> None:
     plugin = tmp_path / "greets.py"
     plugin.write_text(
         "from grader.checks import Failure, check\n\n\n"
@@ -40,7 +42,9 @@ def test_a_check_in_one_file_joins_the_grading(tmp_path: Path) -> None:
     assert checks["oldest_first"]["status"] == "passed"
 
 
-def test_the_worked_example_passes_the_reference_and_fails_a_repl_without_usage_lines() -> None:
+def test_the_worked_example_passes_the_reference_and_fails_a_repl_without_usage_lines(
+    run_grade: GradeHere,
+) -> None:
     done = run_grade("--checks", str(EXAMPLE), "--case", "short_chat", "--format", "json")
     assert done.returncode == 0, done.stdout + done.stderr
     assert checks_of(done)["usage_line"]["status"] == "passed"
@@ -53,7 +57,9 @@ def test_the_worked_example_passes_the_reference_and_fails_a_repl_without_usage_
     assert "after the reply to line 1 it printed no usage line" in usage["message"]
 
 
-def test_a_broken_checks_file_is_a_usage_error_naming_it(tmp_path: Path) -> None:
+def test_a_broken_checks_file_is_a_usage_error_naming_it(
+    tmp_path: Path, run_grade: GradeHere
+) -> None:
     plugin = tmp_path / "broken.py"
     plugin.write_text("from grader.checks import check\n\n@check(kind='nope', description='x')\n"
                       "def x(script, run):\n    pass\n", encoding="utf-8")  # fmt: skip
@@ -63,7 +69,7 @@ def test_a_broken_checks_file_is_a_usage_error_naming_it(tmp_path: Path) -> None
     assert "Traceback" not in done.stderr
 
 
-def test_a_case_the_reference_cannot_pass_is_refused(tmp_path: Path) -> None:
+def test_a_case_the_reference_cannot_pass_is_refused(tmp_path: Path, run_grade: GradeHere) -> None:
     (tmp_path / "fine.toml").write_text('id = "fine"\n[[lines]]\ntext = "Hello"\n')
     (tmp_path / "slash.toml").write_text(
         'id = "slash"\n[[lines]]\ntext = "Hello"\n[[lines]]\ntext = "/tokens"\n'

@@ -26,6 +26,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 import pytest
+from conftest import GradeHere
 
 from grader.sandbox.runner import package_root
 
@@ -177,6 +178,10 @@ class ClassRun:
     written: list[Path]  # files written outside the submissions' working copies
 
 
+# The tests that read the class run run in one process, which runs it once.
+CLASS_RUN = pytest.mark.xdist_group("class_run")
+
+
 @pytest.fixture(scope="module")
 def class_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClassRun]:
     if not GRADE.exists():
@@ -212,6 +217,7 @@ def class_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClassRun]:
     yield ClassRun(expected, process, rows, report, seconds, arrived, written)
 
 
+@CLASS_RUN
 def test_every_row_of_the_summary_is_right(class_run: ClassRun) -> None:
     assert class_run.process.returncode == 1, class_run.process.stderr
     assert sorted(class_run.rows) == sorted(class_run.expected)
@@ -230,6 +236,7 @@ def test_every_row_of_the_summary_is_right(class_run: ClassRun) -> None:
     assert not wrong, "\n".join(map(str, wrong))
 
 
+@CLASS_RUN
 def test_hostile_ones_fail_for_the_right_reason(class_run: ClassRun) -> None:
     by_name = {entry["submission"]: entry for entry in class_run.report}
     for name, expected in class_run.expected.items():
@@ -240,6 +247,7 @@ def test_hostile_ones_fail_for_the_right_reason(class_run: ClassRun) -> None:
             assert expected.says in said, (name, said)
 
 
+@CLASS_RUN
 def test_nothing_escaped(class_run: ClassRun) -> None:
     assert class_run.arrived == []
     assert class_run.written == []
@@ -247,18 +255,14 @@ def test_nothing_escaped(class_run: ClassRun) -> None:
     assert SECRET not in everything and SECRET not in json.dumps(class_run.rows)
 
 
+@CLASS_RUN
 def test_the_run_ends_with_a_summary_in_good_time(class_run: ClassRun) -> None:
     assert "17 of 50 submissions passed every check" in class_run.process.stderr
     assert "summary written to" in class_run.process.stderr
     assert class_run.seconds < 120, f"{class_run.seconds:.0f} s for 50 submissions"
 
 
-def run_grade(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(GRADE), *args], capture_output=True, text=True, timeout=120, cwd=cwd)
-
-
-@pytest.mark.skipif(not GRADE.exists(), reason="no grade command")
-def test_usage_errors_are_clear_and_quick(tmp_path: Path) -> None:
+def test_usage_errors_are_clear_and_quick(tmp_path: Path, grade_here: GradeHere) -> None:
     for n in range(2):
         (tmp_path / "class" / f"s{n}").mkdir(parents=True)
         shutil.copy(REFERENCE, tmp_path / "class" / f"s{n}" / "chat_repl.py")
@@ -274,21 +278,20 @@ def test_usage_errors_are_clear_and_quick(tmp_path: Path) -> None:
         (["class", "--gradescope-bundle", "b.zip"], "give it no PATH"),
     ):
         started = time.monotonic()
-        result = run_grade(*args, cwd=tmp_path)
+        result = grade_here(*args, cwd=tmp_path)
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         assert says in result.stderr and "Traceback" not in result.stderr, (args, result.stderr)
         assert time.monotonic() - started < 10  # refused before any worker starts
 
 
-@pytest.mark.skipif(not GRADE.exists(), reason="no grade command")
-def test_junit_report_for_ci(tmp_path: Path) -> None:
+def test_junit_report_for_ci(tmp_path: Path, grade_here: GradeHere) -> None:
     (tmp_path / "class" / "right").mkdir(parents=True)
     shutil.copy(REFERENCE, tmp_path / "class" / "right" / "chat_repl.py")
     (tmp_path / "class" / "wrong").mkdir()
     (tmp_path / "class" / "wrong" / "chat_repl.py").write_text(mutate("content_only_count", 0))
     report = tmp_path / "report.xml"
-    result = run_grade(
-        "class", "--cases", str(CASES), "--format", "junit", "--output", str(report), cwd=tmp_path
+    result = grade_here(
+        "class", "--cases", CASES, "--format", "junit", "--output", report, cwd=tmp_path
     )
     assert result.returncode == 1, result.stderr
     suites = {s.get("name"): s for s in ElementTree.parse(report).getroot()}

@@ -2,7 +2,9 @@
 about, with a message that names the problem; each correct one, however it is written, passes.
 
 The programs are tests/corpus/<name>/chat_repl.py; what the grader must say about each is in
-tests/corpus/expected.toml. One grading worker (a Sandbox) serves every submission in turn.
+tests/corpus/expected.toml. One grading worker (a Sandbox) serves every submission in turn,
+and grades each once: the tests about one submission read the same report (under pytest-xdist
+they are one group, so they run in the same process).
 """
 
 from __future__ import annotations
@@ -86,10 +88,13 @@ CORRECT = sorted(name for name, e in EXPECTED.items() if e.passes)
 
 
 def variants(names: Sequence[str]) -> list[Any]:
-    """One parameter per submission; those in OPENAI_COMPAT also run under openai 2.x."""
+    """One parameter per submission; those in OPENAI_COMPAT also run under openai 2.x. The
+    tests of one submission are one xdist group: one process grades it, once."""
     params = []
     for name in names:
-        marks = [pytest.mark.openai_compat] if name in OPENAI_COMPAT else []
+        marks = [pytest.mark.xdist_group(f"corpus-{name}")]
+        if name in OPENAI_COMPAT:
+            marks.append(pytest.mark.openai_compat)
         params.append(pytest.param(name, id=name, marks=marks))
     return params
 
@@ -122,9 +127,17 @@ Grade = Callable[[Path, Sequence[str]], SubmissionReport]
 
 @pytest.fixture(scope="session")
 def grade(sandbox: Sandbox, builtin_suite: Suite, test_suites: dict[str, Suite]) -> Grade:
-    """Grade a submission on the built-in suite, or on the named test-only cases."""
+    """Grade a submission on the built-in suite, or on the named test-only cases; a submission
+    graded before on the same cases gets the report it got then (the tests only read it)."""
+    graded: dict[tuple[Path, tuple[str, ...]], SubmissionReport] = {}
 
     def run(path: Path, case_ids: Sequence[str] = ()) -> SubmissionReport:
+        key = (path, tuple(case_ids))
+        if key not in graded:
+            graded[key] = grade_once(path, case_ids)
+        return graded[key]
+
+    def grade_once(path: Path, case_ids: Sequence[str]) -> SubmissionReport:
         if not case_ids:
             suite = builtin_suite
         else:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SandboxPool
 
 from grader import checks
 from grader.cases import Case, load_cases
@@ -49,9 +50,9 @@ def scripts(cases: list[Case]) -> list[Script]:
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(LIMITS) as box:
-        yield box
+def sandbox(sandboxes: SandboxPool) -> Sandbox:
+    """The test process's warm sandbox with these limits (see conftest's pool)."""
+    return sandboxes.get(LIMITS)
 
 
 def submission(tmp_path: Path, name: str, **values: Any) -> Path:
@@ -287,31 +288,32 @@ def test_kernel_fences_hold_without_the_audit_hook(
     scripts: list[Script],
     tmp_path: Path,
     listener: tuple[int, socket.socket, socket.socket],
+    sandboxes: SandboxPool,
 ) -> None:
     """Where the machine allows them, the namespaces alone stop what the hook would."""
-    with Sandbox(LIMITS, audit_hook=False) as bare:
-        bare.run(scripts[0], submission(tmp_path, "honest") / "chat_repl.py")
-        needed = ("network namespace", "PID namespace", "own file-system view", "seccomp")
-        if not all(fence in bare.fence for fence in needed):
-            pytest.skip(f"only {bare.fence} here")
-        assert bare.process is not None
-        worker, port = bare.process.pid, listener[0]
-        outside = tmp_path / "outside.txt"
-        for name, values, kernel_says in (
-            ("network", {"PORT": port}, "Address family not supported"),  # seccomp
-            ("kill_parent", {"WORKER_PID": worker, "GRADER_PID": os.getpid()}, "No such process"),
-            ("write_outside", {"TARGETS": [str(outside)]}, "No such file or directory"),
-        ):
-            report = grade_submission(
-                submission(tmp_path, name, **values), cases, scripts, sandbox=bare
-            )
-            message = failure(report, "chat", "repl_exits")
-            assert "CONNECTED" not in message and "WRITTEN" not in message
-            assert "'sent'" not in message
-            assert kernel_says in message
-        assert bare.process is not None and bare.process.pid == worker
-        assert not outside.exists()
-        assert_nothing_arrived(listener[1], listener[2])
+    bare = sandboxes.get(LIMITS, audit_hook=False)
+    bare.run(scripts[0], submission(tmp_path, "honest") / "chat_repl.py")
+    needed = ("network namespace", "PID namespace", "own file-system view", "seccomp")
+    if not all(fence in bare.fence for fence in needed):
+        pytest.skip(f"only {bare.fence} here")
+    assert bare.process is not None
+    worker, port = bare.process.pid, listener[0]
+    outside = tmp_path / "outside.txt"
+    for name, values, kernel_says in (
+        ("network", {"PORT": port}, "Address family not supported"),  # seccomp
+        ("kill_parent", {"WORKER_PID": worker, "GRADER_PID": os.getpid()}, "No such process"),
+        ("write_outside", {"TARGETS": [str(outside)]}, "No such file or directory"),
+    ):
+        report = grade_submission(
+            submission(tmp_path, name, **values), cases, scripts, sandbox=bare
+        )
+        message = failure(report, "chat", "repl_exits")
+        assert "CONNECTED" not in message and "WRITTEN" not in message
+        assert "'sent'" not in message
+        assert kernel_says in message
+    assert bare.process is not None and bare.process.pid == worker
+    assert not outside.exists()
+    assert_nothing_arrived(listener[1], listener[2])
 
 
 def test_the_hook_keeps_its_own_copy_of_the_rules(monkeypatch: pytest.MonkeyPatch) -> None:

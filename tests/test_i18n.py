@@ -8,13 +8,13 @@ import json
 import re
 import string
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
+from conftest import GradeHere
 
 from grader import i18n
 
@@ -126,15 +126,16 @@ def english_fragments() -> list[str]:
     return fragments
 
 
-def grade_ko(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from grader.cli import grade; grade()", *args],
-        capture_output=True, text=True, cwd=REPO, timeout=300,
-        env={"PATH": "/usr/bin:/bin", "LANG": "ko_KR.UTF-8"},
-    )  # fmt: skip
+# The locale of a Korean user's shell: nothing else decides the language.
+KOREAN_LOCALE = {"LANG": "ko_KR.UTF-8", "LC_ALL": None, "LC_MESSAGES": None}
 
 
-def test_grade_speaks_korean_throughout_when_the_locale_is_korean(tmp_path: Path) -> None:
+def test_grade_speaks_korean_throughout_when_the_locale_is_korean(
+    tmp_path: Path, grade_here: GradeHere
+) -> None:
+    def grade_ko(*args: str) -> subprocess.CompletedProcess[str]:
+        return grade_here(*args, env=KOREAN_LOCALE)
+
     done = grade_ko("tests/corpus/system_last")
     assert done.returncode == 1, done.stderr
     assert "system_last 채점 결과" in done.stdout and "힌트:" in done.stdout
@@ -155,12 +156,7 @@ def test_grade_speaks_korean_throughout_when_the_locale_is_korean(tmp_path: Path
     assert "보이는 check" in gradescope["output"]
     assert any("힌트:" in test["output"] for test in gradescope["tests"])
 
-    english = subprocess.run(
-        [sys.executable, "-c", "from grader.cli import grade; grade()", "--lang", "en",
-         "tests/corpus/system_last", "--case", "short_chat"],
-        capture_output=True, text=True, cwd=REPO, timeout=300,
-        env={"PATH": "/usr/bin:/bin", "LANG": "ko_KR.UTF-8"},
-    )  # fmt: skip
+    english = grade_ko("--lang", "en", "tests/corpus/system_last", "--case", "short_chat")
     assert "Grading system_last" in english.stdout
     assert not re.search(r"[가-힣]", english.stdout.replace("당신은", ""))
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SandboxPool, grade_in_process
 
 REPO = Path(__file__).resolve().parent.parent
 NO_TRIMMING = REPO / "tests" / "corpus" / "no_trimming"
@@ -123,14 +124,10 @@ class DevTools:
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def page(tmp_path_factory: pytest.TempPathFactory, sandboxes: SandboxPool) -> Path:
     """The report a student gets from `grade --format html --output`, for no_trimming."""
     target = tmp_path_factory.mktemp("report") / "report.html"
-    done = subprocess.run(
-        [sys.executable, "-c", "from grader.cli import grade; grade()", str(NO_TRIMMING),
-         "--format", "html", "--output", str(target)],
-        capture_output=True, text=True, cwd=REPO, timeout=300,
-    )  # fmt: skip
+    done = grade_in_process(sandboxes, NO_TRIMMING, "--format", "html", "--output", target)
     assert done.returncode == 1, done.stdout + done.stderr  # it fails checks: exit 1
     assert f"report written to {target}" in done.stderr
     return target

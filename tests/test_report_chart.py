@@ -25,6 +25,8 @@ from grader.run import CaseRun
 from grader.sandbox.runner import Sandbox
 from mock_api.tokens import REPLY_PRIMING, count_request_tokens, message_tokens
 
+pytestmark = pytest.mark.xdist_group("report_chart")  # the gradings are made once, in one process
+
 REPO = Path(__file__).resolve().parent.parent
 SUBMISSIONS = {
     "no_trimming": REPO / "tests" / "corpus" / "no_trimming",

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SandboxPool
 from test_grader_hostile import (  # noqa: F401  (fixtures, used by name)
     HONEST,
     HOSTILE,
@@ -58,10 +59,9 @@ def attack(tmp_path: Path, name: str, **values: Any) -> Path:
 
 
 @pytest.fixture(scope="module")
-def bare() -> Iterator[Sandbox]:
+def bare(sandboxes: SandboxPool) -> Sandbox:
     """A sandbox without the audit hook: the kernel's fences alone."""
-    with Sandbox(LIMITS, audit_hook=False) as box:
-        yield box
+    return sandboxes.get(LIMITS, audit_hook=False)
 
 
 @pytest.fixture

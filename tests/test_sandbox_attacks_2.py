@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import SandboxPool
 from test_grader_hostile import (  # noqa: F401  (fixtures, used by name)
     LIMITS,
     Grader,
@@ -36,11 +37,10 @@ SHARED_PLACES = ("/tmp", "/dev/shm", "/var/tmp")  # what tests/hostile/tmp_drop.
 
 
 @pytest.fixture(scope="module")
-def without_namespaces() -> Iterator[Sandbox]:
+def without_namespaces(sandboxes: SandboxPool) -> Sandbox:
     """The sandbox as where no namespace can be made (Gradescope's Docker): the child runs as
     nobody, with seccomp, but in the machine's own file system."""
-    with Sandbox(LIMITS, namespaces=False) as box:
-        yield box
+    return sandboxes.get(LIMITS, namespaces=False)
 
 
 @pytest.fixture

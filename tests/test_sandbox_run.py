@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from conftest import GradeHere, SandboxPool
 
 from grader.cases import load_case
 from grader.cases.script import make_script
@@ -42,10 +41,18 @@ def script(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     return make_script(load_case(path))
 
 
+LIMITS = Limits(memory_mb=256, output_kb=64)
+
+
 @pytest.fixture(scope="module")
-def sandbox() -> Sandbox:  # type: ignore[misc]
-    with Sandbox(Limits(memory_mb=256, output_kb=64)) as box:
-        yield box
+def sandbox(sandboxes: SandboxPool) -> Sandbox:
+    return sandboxes.get(LIMITS)
+
+
+@pytest.fixture
+def grade(grade_here: GradeHere) -> GradeHere:
+    """``grade`` itself, run in this process on warm sandboxes (see conftest)."""
+    return grade_here
 
 
 def test_a_stuck_repl_is_stopped_at_its_stall_time_with_its_own_stack(
@@ -76,14 +83,9 @@ def test_the_output_is_kept_per_input_line(sandbox: Sandbox, script, tmp_path: P
     assert run.preamble == ""
 
 
-def grade(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from grader.cli import grade; grade()", *map(str, args)],
-        capture_output=True, text=True, cwd=REPO, timeout=120,
-    )  # fmt: skip
-
-
-def test_a_symbolic_link_to_the_reference_is_refused_by_name(tmp_path: Path) -> None:
+def test_a_symbolic_link_to_the_reference_is_refused_by_name(
+    tmp_path: Path, grade: GradeHere
+) -> None:
     linked = tmp_path / "linked"
     linked.mkdir()
     (linked / "chat_repl.py").symlink_to(REPO / "solution" / "chat_repl.py")
@@ -96,7 +98,9 @@ def test_a_symbolic_link_to_the_reference_is_refused_by_name(tmp_path: Path) -> 
         assert "submit the file itself" in report["error"]
 
 
-def test_links_anywhere_and_oversized_files_are_refused_by_name(tmp_path: Path) -> None:
+def test_links_anywhere_and_oversized_files_are_refused_by_name(
+    tmp_path: Path, grade: GradeHere
+) -> None:
     folder = submission(tmp_path, "honest")
     (folder / "helpers").mkdir()
     (folder / "helpers" / "passwd.txt").symlink_to("/etc/passwd")
@@ -109,7 +113,7 @@ def test_links_anywhere_and_oversized_files_are_refused_by_name(tmp_path: Path) 
     assert "FileNotFoundError" not in done.stdout + done.stderr
 
 
-def test_a_folder_without_the_file_says_what_it_found(tmp_path: Path) -> None:
+def test_a_folder_without_the_file_says_what_it_found(tmp_path: Path, grade: GradeHere) -> None:
     folder = tmp_path / "alice"
     folder.mkdir()
     (folder / "main.py").write_text("print('hi')\n")
@@ -120,20 +124,21 @@ def test_a_folder_without_the_file_says_what_it_found(tmp_path: Path) -> None:
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can run a child as nobody")
 def test_without_namespaces_each_child_is_a_user_of_its_own_and_the_report_says_so(
     script,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    sandboxes: SandboxPool,  # type: ignore[no-untyped-def]
 ) -> None:
-    with Sandbox(Limits(memory_mb=256, output_kb=64), namespaces=False) as box:
-        uids = []
-        for number in range(2):
-            run = box.run(script, submission(tmp_path / str(number), "whoami"))
-            uids.append(int(run.output.split("UID ")[1].split()[0]))
-        assert len(set(uids)) == 2 and min(uids) >= 2_000_000_000  # no account's, not shared
-        assert run.outcome.kind == "returned", run.outcome
-        assert "unprivileged user" in box.fence and "PID namespace" not in box.fence
-        assert any("no file-system view" in gap for gap in box.missing_fences)
+    box = sandboxes.get(LIMITS, namespaces=False)
+    uids = []
+    for number in range(2):
+        run = box.run(script, submission(tmp_path / str(number), "whoami"))
+        uids.append(int(run.output.split("UID ")[1].split()[0]))
+    assert len(set(uids)) == 2 and min(uids) >= 2_000_000_000  # no account's, not shared
+    assert run.outcome.kind == "returned", run.outcome
+    assert "unprivileged user" in box.fence and "PID namespace" not in box.fence
+    assert any("no file-system view" in gap for gap in box.missing_fences)
 
 
-def test_every_report_format_says_which_fences_held(tmp_path: Path) -> None:
+def test_every_report_format_says_which_fences_held(tmp_path: Path, grade: GradeHere) -> None:
     done = grade(REPO / "solution", "--case", "short_chat", "--format", "json")
     sandbox = json.loads(done.stdout)["sandbox"]
     assert "own file-system view" in sandbox["fences"] and "seccomp" in sandbox["fences"]
