@@ -322,7 +322,7 @@ def test_a_loop_that_hangs_after_answering_a_line_says_so_and_points_at_the_loop
     assert repl.family == "stuck"
     assert "it answered input line 1 ('Question 1:" in repl.message
     assert repl.message.endswith("then never read line 2.")
-    assert "This loop never ends" in repl.help
+    assert "The loop shown below never ends" in repl.help
     assert repl.where == stack
 
 

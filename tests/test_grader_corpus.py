@@ -219,6 +219,8 @@ def test_the_first_failure_leads_to_the_mistake_and_no_hint_misleads(
     # A case that tells nothing new is one line: the same failure is never a block again.
     blocks = text.split("\ncase ")[1:]
     for block in blocks:
+        if ": the same as case " in block.splitlines()[0]:
+            continue  # already one line, with what is new in it below
         lines = [line for line in block.splitlines()[1:] if line.strip()]
         told = [line for line in lines if not line.startswith(("   tokens per request:", ":)"))]
         assert not told or not all(": same as in case " in line or line.startswith(":|")

@@ -185,8 +185,8 @@ def stuck_help(stack: str) -> str:
     code = stack.strip().splitlines()[-1].strip() if stack.strip() else ""
     if code.startswith("while "):
         return _(
-            "This loop never ends: check its condition, and that the loop's body changes what "
-            "the condition tests."
+            "The loop shown below never ends: check its condition, and that the loop's body "
+            "changes what the condition tests."
         )
     if stack:
         return _(
@@ -514,10 +514,10 @@ def under_budget(script: Script, run: CaseRun) -> str:
         ).format(where=where(turn), tokens=tokens, n=len(messages), budget=budget)
         if set_aside:
             rationale += " " + ngettext(
-                "(Request {numbers}, also over, sent a line too long even alone: "
-                "oversize_handled judges it.)",
-                "(Requests {numbers}, also over, sent lines too long even alone: "
-                "oversize_handled judges them.)",
+                "(Request {numbers} is over too, but its line is too long even alone: see "
+                "oversize_handled.)",
+                "(Requests {numbers} are over too, but their lines are too long even alone: see "
+                "oversize_handled.)",
                 len(set_aside),
             ).format(numbers=", ".join(map(str, set_aside)))
         raise Failure(
@@ -561,8 +561,8 @@ def history_kept(script: Script, run: CaseRun) -> str:
         )
         raise Failure(
             _(
-                "{where} does not carry the previous reply {reply}; it holds {replies} "
-                "assistant messages among {n}."
+                "{where} does not carry the previous reply {reply}: of the {n} messages after "
+                "the system message, {replies} are replies."
             ).format(where=where(turn), reply=short(previous), replies=replies, n=len(turn.others)),
             _(
                 "The API remembers nothing between requests: append every reply to the history "

@@ -174,7 +174,7 @@ def diagnose(
         i = dropped_systems[0]
         return Finding(
             "system_dropped",
-            _("It dropped the {role} message {label}.").format(
+            _("It dropped {label}, the {role} message.").format(
                 role=source[i].get("role"), label=label(i, source[i])
             ),
             _("System and developer messages are always kept; trim only the others."),

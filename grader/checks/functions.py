@@ -338,8 +338,6 @@ def trim_problem(
                 "the budget, so it must raise ValueError; it {result}."
             ).format(need=need, result=describe_call(call)),
             _("Raise ValueError when even the system messages plus the newest message do not fit."),
-            "ValueError",
-            describe_call(call),
         )
     if call.raised is not None:
         error = call.raised

@@ -86,7 +86,14 @@ def as_text(report: SubmissionReport, color: bool | None = None) -> str:
             if shape and report.charts[case].bars:
                 say(shape)
             for result in extra:
-                show_result(result, seen, say)
+                if result.status == "skipped":
+                    symbol, colour = SYMBOLS["skipped"]
+                    line = _("{check} skipped: {reason}").format(
+                        check=result.id, reason=result.message
+                    )
+                    say(f"{symbol} {line}", fg=colour)
+                else:
+                    show_result(result, seen, say)
             continue
         full.append((case, results))
         collapsed = False
@@ -168,16 +175,22 @@ def repeats(
     results: Sequence[CheckResult], earlier: Sequence[CheckResult]
 ) -> list[CheckResult] | None:
     """Whether a case tells nothing that an earlier one did not: the same failures, and skips
-    the earlier case has or that follow from them. Returns the checks that passed here alone,
-    to show; None when the case has news, or no failure at all."""
+    the earlier case has or that follow from them. Returns what is here alone (checks that
+    passed, skips that follow from the same failure), to show; None when the case has news, or
+    no failure at all."""
     keys = {result_key(r) for r in earlier}
+    told_skips = {r.cause for r in earlier if r.status == "skipped"}
     covered: set[str] = set()
     extra: list[CheckResult] = []
     for result in results:
-        if result_key(result) in keys or (result.status == "skipped" and result.cause in covered):
+        if result_key(result) in keys:
             covered.add(result.id)
             if result.cause:
                 covered.add(result.cause)  # what blocks one skip here blocks the others alike
+        elif result.status == "skipped" and result.cause in covered:
+            covered.add(result.id)
+            if result.cause not in told_skips:
+                extra.append(result)  # it follows from the same failure, but no skip said so
         elif result.passed:
             extra.append(result)
         else:
