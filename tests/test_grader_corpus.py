@@ -223,7 +223,7 @@ def test_the_first_failure_leads_to_the_mistake_and_no_hint_misleads(
             continue  # already one line, with what is new in it below
         lines = [line for line in block.splitlines()[1:] if line.strip()]
         told = [line for line in lines if not line.startswith(("   tokens per request:", ":)"))]
-        assert not told or not all(": same as in case " in line or line.startswith(":|")
+        assert not told or not all(": the same cause as in case " in line or line.startswith(":|")
                                    for line in told), f"a case repeats another: {text}"  # fmt: skip
     # A screen of words: the per-case token sparkline is a picture beside them, not counted.
     words = [line for line in text.splitlines()

@@ -250,8 +250,9 @@ def repl_exits(script: Script, run: CaseRun) -> str:
         elif at is not None and at in script.oversize and error.is_a("ValueError"):
             help, family = (
                 _(
-                    "Line {n} is too long for the budget even alone: catch the error (e.g. the "
-                    "ValueError from trim_history), print it, and read the next line."
+                    "Line {n} is too long for the budget even alone: catch the ValueError from "
+                    "trim_history, print it, keep that line out of the history, and read the next "
+                    "line."
                 ).format(n=at + 1),
                 "oversize_crash",
             )

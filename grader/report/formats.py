@@ -101,9 +101,8 @@ def as_text(report: SubmissionReport, color: bool | None = None) -> str:
         if all(r.passed for r in results):  # nothing to read but that it passed
             gates_shown.update(r.id for r in results)
             symbol, colour = SYMBOLS["passed"]
-            scored = sum(1 for r in results if r.max_score > 0)  # a gate is no check of its own
-            say(f"{symbol} " + _("case {case}: all {n} checks passed").format(
-                case=case, n=scored) + f"  ({points})", fg=colour, bold=True)  # fmt: skip
+            passed = _("case {case}: every check passed").format(case=case)
+            say(f"{symbol} {passed}  ({points})", fg=colour, bold=True)
             if shape:
                 say(shape)
             continue
@@ -209,10 +208,8 @@ def show_result(result: CheckResult, seen: dict[tuple[str, ...], str], say: Any)
         return
     key = failure_key(result)
     if key in seen:
-        say(
-            f"{symbol} {result.id}: " + _("same as in case {case}").format(case=seen[key]),
-            fg=colour,
-        )
+        same = _("the same cause as in case {case}").format(case=seen[key])
+        say(f"{symbol} {result.id}: {same}", fg=colour)
         return
     seen[key] = result.case
     say(f"{symbol} {result.id}: {result.description}", fg=colour)
