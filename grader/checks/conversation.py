@@ -282,9 +282,9 @@ def repl_exits(script: Script, run: CaseRun) -> str:
             where_ = _("it was still running after the last line, at the end of input")
             help, family = (
                 _(
-                    "main() must return when the input ends: input() raises EOFError there (and "
-                    "sys.stdin.readline() returns ''). A loop that keeps going after that never "
-                    "ends."
+                    "main() must return when the input ends: input() raises EOFError there, and "
+                    "sys.stdin.readline() returns '' (test for '' before any .strip(): a blank "
+                    "line strips to '' too). A loop that keeps going after that never ends."
                 ),
                 "eof_loop",
             )

@@ -139,7 +139,10 @@ def diagnose(
             ).format(
                 role=source[p].get("role"), label=label(p, source[p]), place=k + 1, count=len(kept)
             ),
-            _("Keep every message, system ones included, in the order it was given."),
+            _(
+                "Keep what you keep in the order it was given: a system message stays where it "
+                "stands, never moved to the end."
+            ),
             expected,
             actual,
         )
