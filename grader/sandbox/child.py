@@ -28,7 +28,13 @@ from types import ModuleType
 from typing import Any
 
 from grader.sandbox import guard
-from grader.sandbox.protocol import EXIT_CHANNEL_LOST, EXIT_INTERNAL, Channel, ProtocolError
+from grader.sandbox.protocol import (
+    EXIT_CHANNEL_LOST,
+    EXIT_INTERNAL,
+    Channel,
+    ProtocolError,
+    code_frame,
+)
 from mock_api.core import MockRequest, MockResponse
 from mock_api.intercept import intercept
 
@@ -242,7 +248,7 @@ def load_submission(path: Path, channel: Channel) -> ModuleType | None:
         sys.modules["chat_repl"] = module
         spec.loader.exec_module(module)
     except BaseException as exc:
-        channel.send({"op": "loaded", "ok": False, "error": describe_exception(exc, path)})
+        channel.send({"op": "loaded", "ok": False, "error": describe_exception(exc)})
         return None
     missing = [name for name in REQUIRED if not defines(module, name)]
     channel.send({"op": "loaded", "ok": not missing, "missing": missing})
@@ -264,18 +270,15 @@ def as_student_knows(filename: str) -> str:
     return filename
 
 
-def frame_text(filename: str, number: int | None, function: str, code: str | None) -> str:
-    """One frame as the grader's reports show every frame: 'file, line N, in f' and its code."""
-    head = f"{as_student_knows(filename)}, line {number}, in {function}"
-    return head + (f"\n    {code.strip()}" if code and code.strip() else "") + "\n"
-
-
-def describe_exception(exc: BaseException, path: Path | None = None) -> dict[str, Any]:
+def describe_exception(exc: BaseException) -> dict[str, Any]:
     """Type, message, and the traceback lines that are the student's, not ours."""
     try:
         frames = traceback.extract_tb(exc.__traceback__)
         own = [f for f in frames if not f.filename.replace(os.sep, "/").endswith(HARNESS_FILE)]
-        lines = [frame_text(f.filename, f.lineno, f.name, f.line) for f in own[-6:]]
+        lines = [
+            code_frame(as_student_knows(f.filename), f.lineno, f.name, f.line) + "\n"
+            for f in own[-6:]
+        ]
         if isinstance(exc, SyntaxError):
             if exc.filename:
                 exc.filename = as_student_knows(exc.filename)

@@ -42,6 +42,14 @@ def frame(message: dict[str, Any]) -> bytes:
     return b"\n" + json.dumps(message, ensure_ascii=False).encode() + b"\n"
 
 
+def code_frame(shown: str, number: int | None, function: str, code: str | None) -> str:
+    """One frame of the student's code, as every report shows one, whichever side took it (the
+    child's traceback, or the grader's reading of a stuck child's stack): 'file, line N, in f'
+    and its line of code beneath."""
+    head = f"{shown}, line {number}, in {function}"
+    return head + (f"\n    {code.strip()}" if code and code.strip() else "")
+
+
 def kill_group(pid: int | None) -> None:
     """SIGKILL to a child's process group (it leads its own); nothing for no pid."""
     if not pid:

@@ -32,6 +32,7 @@ from grader.sandbox.protocol import (
     Channel,
     ProtocolError,
     check_child_message,
+    code_frame,
     kill_group,
 )
 from grader.submission import Submission, SubmissionError, copy_staged, megabytes, stage
@@ -672,8 +673,7 @@ def student_stack(dump: str, flight: Flight) -> str:
             continue
         relative = os.path.relpath(path, workdir)
         code = source_line(flight.staged / relative, number, flight.staged)
-        shown = f"{relative}, line {number}, in {function}"
-        threads[-1].append(shown + (f"\n    {code}" if code else ""))
+        threads[-1].append(code_frame(relative, number, function, code))
     frames = next((t for t in threads if t), [])
     return "\n".join(reversed(frames))
 
