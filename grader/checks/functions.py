@@ -290,22 +290,17 @@ def trim_function(script: Any, run: CaseRun) -> str:
     pattern = trim_pattern(script.trim_samples, calls, model) or own_total(
         script, run, [(s, calls[i]) for i, s, f in failures if i in calls and f.family in KEPT]
     )
+    wrong = _("trim_history was wrong on {wrong} of {total} histories (seed {seed}).").format(
+        wrong=len(failures), total=total, seed=script.case.seed
+    )
     if pattern is not None:  # a cause seen across the histories, not in one of them
-        raise Failure(
-            _("trim_history was wrong on {wrong} of {total} histories (seed {seed}). {rationale}")
-            .format(wrong=len(failures), total=total, seed=script.case.seed,
-                    rationale=pattern.rationale),
-            pattern.hint,
-            family=pattern.family,
-        )  # fmt: skip
+        raise Failure(f"{wrong} {pattern.rationale}", pattern.hint, family=pattern.family)
     raise Failure(
-        _(
-            "trim_history was wrong on {wrong} of {total} histories (seed {seed}). The first: "
-            "history #{number}, {kind}: {count} messages, budget {budget:,}. {rationale}"
+        wrong
+        + " "
+        + _(
+            "The first: history #{number}, {kind}: {count} messages, budget {budget:,}. {rationale}"
         ).format(
-            wrong=len(failures),
-            total=total,
-            seed=script.case.seed,
             number=index + 1,
             kind=_(sample.label),
             count=len(sample.messages),

@@ -87,11 +87,7 @@ def as_text(report: SubmissionReport, color: bool | None = None) -> str:
                 say(shape)
             for result in extra:
                 if result.status == "skipped":
-                    symbol, colour = SYMBOLS["skipped"]
-                    line = _("{check} skipped: {reason}").format(
-                        check=result.id, reason=result.message
-                    )
-                    say(f"{symbol} {line}", fg=colour)
+                    say_skipped([result], say)
                 else:
                     show_result(result, seen, say)
             continue
@@ -112,14 +108,7 @@ def as_text(report: SubmissionReport, color: bool | None = None) -> str:
         for cause, group in groupby(results, key=lambda r: r.cause):
             items = list(group)
             if cause is not None:
-                symbol, colour = SYMBOLS["skipped"]
-                if len(items) == 1:
-                    line = _("{check} skipped: {reason}").format(
-                        check=items[0].id, reason=items[0].message
-                    )
-                else:
-                    line = skipped_line(len(items), items[0].message)
-                say(f"{symbol} {line}", fg=colour)
+                say_skipped(items, say)
                 continue
             shown = [
                 r for r in items if not (r.passed and r.max_score == 0 and r.id in gates_shown)
@@ -153,6 +142,16 @@ def as_text(report: SubmissionReport, color: bool | None = None) -> str:
         fg="green" if report.passed else "red",
     )
     return "\n".join(out)
+
+
+def say_skipped(items: Sequence[CheckResult], say: Any) -> None:
+    """Checks skipped for one reason, in one line."""
+    symbol, colour = SYMBOLS["skipped"]
+    if len(items) == 1:
+        line = _("{check} skipped: {reason}").format(check=items[0].id, reason=items[0].message)
+    else:
+        line = skipped_line(len(items), items[0].message)
+    say(f"{symbol} {line}", fg=colour)
 
 
 def failure_key(result: CheckResult) -> tuple[str, ...]:
@@ -216,7 +215,8 @@ def show_result(result: CheckResult, seen: dict[tuple[str, ...], str], say: Any)
     for line in result.message.splitlines():
         say(f"    {line}", fg=colour)
     hint = result.help
-    if result.family.startswith("follows:"):
+    follows = result.family.startswith("follows:")
+    if follows:
         told = ("follows", result.family)
         if told in seen:  # the cause was named once: say it shortly
             hint = _("This too probably follows from {check} failing above.").format(
@@ -227,7 +227,7 @@ def show_result(result: CheckResult, seen: dict[tuple[str, ...], str], say: Any)
         say("    " + _("hint: {hint}").format(hint=hint), fg="cyan")
     if result.where is not None:
         say_block(_("where:"), result.where, say)
-    if result.family.startswith("follows:"):
+    if follows:
         return  # a consequence: its numbers are in the message; the lists are the cause's to show
     if result.expected is not None:
         say("    " + _("expected: {value}").format(value=result.expected))
@@ -291,12 +291,12 @@ def detail(result: CheckResult) -> str:
     lines = [result.message]
     if result.help:
         lines.append(_("hint: {hint}").format(hint=result.help))
+    if result.where is not None:  # in the order the text report shows them
+        lines.append(_("where:") + f" {result.where}")
     if result.expected is not None:
         lines.append(_("expected: {value}").format(value=result.expected))
     if result.actual is not None:
         lines.append(_("actual:") + f" {result.actual}")
-    if result.where is not None:
-        lines.append(_("where:") + f" {result.where}")
     return "\n".join(lines)
 
 
