@@ -68,7 +68,8 @@ def test_a_stuck_repl_is_stopped_at_its_stall_time_with_its_own_stack(
     frames = run.outcome.stack.splitlines()
     assert frames[0].startswith("chat_repl.py, line ") and frames[0].endswith("in main")
     assert "in spin" in frames[-2]
-    assert frames[-1].strip() == "while time.monotonic() < deadline:"
+    # Caught in the loop's test or in its body, as the signal falls.
+    assert frames[-1].strip() in ("while time.monotonic() < deadline:", "pass"), frames
     assert str(sandbox.root) not in run.outcome.stack  # the student's names, not the copy's
 
 
