@@ -278,10 +278,35 @@ def test_hidden_lines_never_show_in_a_visible_test(
         attack(tmp_path, "memory_leak"), hidden_cases, make_scripts(hidden_cases),
         sandbox=grader.sandbox,
     )  # fmt: skip
-    visible = [t for t in as_gradescope(report)["tests"] if t["visibility"] == "visible"]
-    assert visible
-    shown = "\n".join(t["output"] for t in visible) + report.outputs["visible"]
+    shown = visible_text(report)
     assert "SECRET-HIDDEN-LINE" not in shown, shown[:2000]
+
+
+def test_each_case_remembers_only_its_own_encodings(
+    grader: Grader,  # noqa: F811
+    hidden_cases: list[Case],
+    tmp_path: Path,
+) -> None:
+    """tiktoken's encode is remembered in each child (grader/sandbox/encode_memo.py); the
+    memory starts empty in every case, and a hidden case's lines never reach a visible one."""
+    report = grade_submission(
+        attack(tmp_path, "memo_peek"), hidden_cases, make_scripts(hidden_cases),
+        sandbox=grader.sandbox,
+    )  # fmt: skip
+    hidden = failure(report, "hidden", "repl_exits")
+    visible = failure(report, "visible", "repl_exits")
+    for message in (hidden, visible):
+        assert "wrapped=True before=[]" in message, message
+    assert "SECRET-HIDDEN-LINE alpha" in hidden  # what it encoded itself, it finds
+    assert "an ordinary visible line" in visible
+    assert "SECRET-HIDDEN-LINE" not in visible_text(report), visible_text(report)[:2000]
+
+
+def visible_text(report: SubmissionReport) -> str:
+    """All a student sees of the visible case: its Gradescope tests and its output."""
+    tests = [t for t in as_gradescope(report)["tests"] if t["visibility"] == "visible"]
+    assert tests
+    return "\n".join(t["output"] for t in tests) + report.outputs["visible"]
 
 
 # The machine's own settings

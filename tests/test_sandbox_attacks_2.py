@@ -26,11 +26,14 @@ from test_grader_hostile import (  # noqa: F401  (fixtures, used by name)
     sandbox,
     scripts,
 )
-from test_sandbox_attacks import attack, hidden_cases  # noqa: F401  (a fixture, by name)
+from test_sandbox_attacks import (  # noqa: F401  (hidden_cases: a fixture, by name)
+    attack,
+    hidden_cases,
+    visible_text,
+)
 
 from grader.cases import Case
 from grader.grading import SubmissionReport, grade_submission, make_scripts
-from grader.report.formats import as_gradescope
 from grader.sandbox.runner import Sandbox
 
 SHARED_PLACES = ("/tmp", "/dev/shm", "/var/tmp")  # what tests/hostile/tmp_drop.py tries
@@ -54,13 +57,6 @@ def tag() -> Iterator[str]:
                 if entry.startswith(name):
                     with contextlib.suppress(OSError):
                         os.remove(os.path.join(place, entry))
-
-
-def visible_text(report: SubmissionReport) -> str:
-    """All a student sees of the visible case: its Gradescope tests and its output."""
-    tests = [t for t in as_gradescope(report)["tests"] if t["visibility"] == "visible"]
-    assert tests
-    return "\n".join(t["output"] for t in tests) + report.outputs["visible"]
 
 
 def grade_drop(box: Sandbox, own: list[Case], tmp_path: Path, tag: str) -> SubmissionReport:

@@ -27,7 +27,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from grader.sandbox import guard
+from grader.sandbox import encode_memo, guard
 from grader.sandbox.protocol import (
     EXIT_CHANNEL_LOST,
     EXIT_INTERNAL,
@@ -148,6 +148,7 @@ def run_child(
     )
     if context.fences.no_capabilities:
         guard.drop_capabilities()
+    encode_memo.install()
     guard.disarm()
     guard.hide_grader_modules()
     context.forbid_new_programs()
