@@ -28,7 +28,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = ("functions", "long_chat")
-TIMEOUT = 30  # seconds a run may take: a submission that loops for ever is left out
+TIMEOUT = 15  # seconds a run may take: a submission that loops for ever is left out
 
 
 def measure(path: str, memo: bool) -> dict[str, float]:

@@ -4,6 +4,8 @@ process keeps tiktoken as it is."""
 
 from __future__ import annotations
 
+import gc
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -74,7 +76,7 @@ def test_a_repeat_is_answered_from_memory(memo: encode_memo.Memo) -> None:
     assert encode(ENCODING, LONG, disallowed_special=set()) == first
     assert encode(ENCODING, LONG, disallowed_special=set()) == first
     assert calls == [LONG, LONG]  # the tuple's call and the set's, each once
-    assert memo.tokens == 2 * len(first)
+    assert memo.entries() == 2
 
 
 def test_the_answer_is_a_new_list_each_time(memo: encode_memo.Memo) -> None:
@@ -90,7 +92,7 @@ def test_an_error_is_raised_again_and_never_remembered(memo: encode_memo.Memo) -
     for _ in range(2):
         with pytest.raises(ValueError, match="disallowed special token"):
             encode("<|endoftext|> in a user's line")
-    assert memo.known == {}
+    assert memo.entries() == 0
     # The same text with other options is another question, with its own answer.
     assert encode("<|endoftext|> in a user's line", allowed_special="all")[0] == 199999
     assert encode("<|endoftext|> in a user's line", disallowed_special=())[0] != 199999
@@ -118,14 +120,67 @@ def test_calls_it_cannot_compare_are_passed_on(memo: encode_memo.Memo) -> None:
         encode(LONG, allowed_special=names)  # as tiktoken does, although a set of it would do
     with pytest.raises(TypeError):
         encode(LONG, surprise=True)
-    assert memo.known == {}
+    assert memo.entries() == 0
 
 
 def test_the_memory_is_bounded(memo: encode_memo.Memo, monkeypatch: pytest.MonkeyPatch) -> None:
-    size = len(ENCODING.encode(LONG))
-    monkeypatch.setattr(encode_memo, "MAX_TOKENS", size + 10)
+    """In bytes, the text and the entry's own cost included, not only the tokens."""
+    tokens = len(ENCODING.encode(LONG))
+    size = sys.getsizeof(LONG) + 4 * tokens + encode_memo.ENTRY_BYTES
+    assert size > 4 * tokens + len(LONG)
+    monkeypatch.setattr(encode_memo, "MAX_BYTES", size + 10)
     encode = wrapped(memo)
     encode(LONG)
     encode(LONG + " more")  # would pass the bound: answered, not kept
-    assert len(memo.known) == 1 and memo.tokens == size
+    assert memo.entries() == 1 and memo.bytes == size
     assert encode(LONG + " more") == ENCODING.encode(LONG + " more")
+
+
+def test_running_out_of_memory_stops_the_memory_not_the_call(memo: encode_memo.Memo) -> None:
+    encode = wrapped(memo)
+
+    class Full(dict):  # type: ignore[type-arg]
+        def __setitem__(self, key: object, value: object) -> None:
+            raise MemoryError
+
+    encode("warm " + LONG)
+    plain, with_sets = memo.tables[id(ENCODING)]
+    memo.tables[id(ENCODING)] = (Full(plain), with_sets)
+    assert encode(LONG) == ENCODING.encode(LONG)  # the submission's answer, as tiktoken's
+    assert memo.full
+    assert encode("warm " + LONG) == ENCODING.encode("warm " + LONG)  # what it had, it keeps
+
+
+def test_other_encoding_classes_and_call_shapes_go_to_tiktoken(memo: encode_memo.Memo) -> None:
+    """A subclass may compare encodings its own way (by name, say), and ``self`` may come by
+    keyword: tiktoken answers those, as if nothing were remembered."""
+
+    class ByName(tiktoken.Encoding):
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, tiktoken.Encoding) and other.name == self.name
+
+        __hash__ = None  # type: ignore[assignment]
+
+    by_name = ByName.__new__(ByName)
+    by_name.__dict__.update(ENCODING.__dict__)
+    encode = memo.wrap(tiktoken.Encoding.encode)
+    assert encode(by_name, LONG) == ENCODING.encode(LONG)
+    assert encode(self=ENCODING, text=LONG) == ENCODING.encode(LONG)
+    with pytest.raises(TypeError):
+        encode(encoding=ENCODING, text=LONG)  # as tiktoken: it has no such parameter
+    assert memo.entries() == 0
+
+
+def test_a_dropped_encoding_takes_its_entries_along(memo: encode_memo.Memo) -> None:
+    own = tiktoken.Encoding(
+        name="own",
+        pat_str=ENCODING._pat_str,
+        mergeable_ranks=ENCODING._mergeable_ranks,
+        special_tokens=ENCODING._special_tokens,
+    )
+    encode = memo.wrap(tiktoken.Encoding.encode)
+    assert encode(own, LONG) == ENCODING.encode(LONG)
+    assert memo.entries() == 1
+    del own
+    gc.collect()
+    assert memo.tables == {}

@@ -2,85 +2,128 @@
 
 A trim as the lesson writes it, ``while count(history) > budget: drop the oldest``, counts
 every kept message again after each drop, and a chat resends its whole history every turn:
-the same long texts are encoded again and again, and that was a large share of the time a
-submission took to grade. Encoding is a pure function of the encoding, the text and the
-special-token options, so a child answers a repeat from memory: the same tokens, in a new
-list. An error (a disallowed special token) is never remembered: tiktoken raises it again.
-Nothing else changes, and a submission that counts wrongly counts as wrongly.
+the same texts are encoded again and again, and that was a large share of the time a
+submission took to grade. tiktoken's ``Encoding`` answers the same text and options with the
+same tokens, so a child answers a repeat from memory: the same tokens, in a new list. An
+error (a disallowed special token) is never remembered: tiktoken raises it again. Only the
+plain calls are remembered, ``enc.encode(text, allowed_special=..., disallowed_special=...)``
+on tiktoken's own ``Encoding`` class; any other call (a subclass, keyword ``self``, options
+of a kind the memory cannot compare exactly) goes to tiktoken as it came.
 
 Installed in each child after the fork, the memory starts empty and holds only the texts of
-the child's own case.
+the child's own case. It is bounded in bytes, texts included, and it forgets an encoding the
+submission no longer holds. What it cannot see: a submission that edits an ``Encoding``'s
+private attributes after encoding with it gets the answers from before.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
+import sys
+import weakref
 from array import array
 from collections.abc import Callable, Hashable
 from typing import Any
 
 import tiktoken
 
-A_SET = object()  # marks an option that was a set, so no tuple given as an option looks alike
-MAX_TOKENS = 4_000_000  # remembered in all, 4 bytes each; past it, encoded as before
+MAX_BYTES = 32 * 1024 * 1024  # ever remembered; past it, tiktoken answers every new call
+ENTRY_BYTES = 200  # what an entry costs besides its text and tokens (key, slot, array header)
+OPTIONS = frozenset({"allowed_special", "disallowed_special"})
+
+Known = dict[Hashable, array]  # (the method, the text, its options) -> the tokens
 
 
 class Memo:
     def __init__(self) -> None:
-        self.known: dict[Hashable, array[int]] = {}
-        self.tokens = 0
+        # Per encoding object, by id: a submission may build and drop encodings, and a dropped
+        # one's entries go with it (a finalizer removes them before its id can be reused).
+        # Plain calls (options as given, all hashable) and calls with a set among the options
+        # are kept apart, so no option given as a tuple can look like a set.
+        self.tables: dict[int, tuple[Known, Known]] = {}
+        self.bytes = 0
+        self.full = False
+
+    def tables_of(self, encoding: tiktoken.Encoding) -> tuple[Known, Known]:
+        tables = self.tables.get(id(encoding))
+        if tables is None:
+            tables = self.tables[id(encoding)] = ({}, {})
+            weakref.finalize(encoding, self.tables.pop, id(encoding), None)
+        return tables
 
     def wrap(self, method: Callable[..., list[int]]) -> Callable[..., list[int]]:
-        known = self.known
+        tables = self.tables
 
         @functools.wraps(method)
-        def remembered(encoding: Any, text: Any, *args: Any, **kwargs: Any) -> list[int]:
+        def remembered(*args: Any, **kwargs: Any) -> list[int]:
             # The common calls, encode(text) and encode(text, disallowed_special=()), are found
             # by the first lookup: tiktoken takes a microsecond or two, so must a lookup.
-            if args or type(text) is not str:
-                return method(encoding, text, *args, **kwargs)
+            if len(args) != 2 or type(args[0]) is not tiktoken.Encoding or type(args[1]) is not str:
+                return method(*args, **kwargs)
+            encoding, text = args
+            key = (method, text, *kwargs.items())
             try:
-                return known[(method, encoding, text, *kwargs.items())].tolist()
+                return tables[id(encoding)][0][key].tolist()
             except (KeyError, TypeError):  # not seen, or a set among the options
                 pass
-            key = call_key(method, encoding, text, kwargs)
-            if key is None:
-                return method(encoding, text, **kwargs)
-            if key in known:
-                return known[key].tolist()
-            result = method(encoding, text, **kwargs)
-            self.remember(key, result)
+            if not OPTIONS.issuperset(kwargs):
+                return method(*args, **kwargs)
+            plain, with_sets = self.tables_of(encoding)
+            table = plain
+            if any(isinstance(v, (set, frozenset)) for v in kwargs.values()):
+                sets_key = set_options_key(method, text, kwargs)
+                if sets_key is None:
+                    return method(*args, **kwargs)
+                key, table = sets_key, with_sets
+                if key in with_sets:
+                    return with_sets[key].tolist()
+            elif not all(exact_option(v) for v in kwargs.values()):
+                return method(*args, **kwargs)
+            result = method(*args, **kwargs)
+            self.remember(table, key, text, result)
             return result
 
         return remembered
 
-    def remember(self, key: Hashable, tokens: list[int]) -> None:
-        if self.tokens + len(tokens) > MAX_TOKENS:
+    def remember(self, table: Known, key: Hashable, text: str, tokens: list[int]) -> None:
+        size = sys.getsizeof(text) + 4 * len(tokens) + ENTRY_BYTES
+        if self.full or self.bytes + size > MAX_BYTES:
             return
-        with contextlib.suppress(OverflowError, TypeError):
-            self.known[key] = array("I", tokens)
-            self.tokens += len(tokens)
+        try:
+            table[key] = array("I", tokens)
+        except MemoryError:  # the submission's own limit comes first: remember no more
+            self.full = True
+        except (OverflowError, TypeError):  # a token that is not a 32-bit number: not kept
+            pass
+        else:
+            self.bytes += size
+
+    def entries(self) -> int:
+        return sum(len(plain) + len(with_sets) for plain, with_sets in self.tables.values())
 
 
-def call_key(method: Callable[..., Any], encoding: Any, text: str, kwargs: dict[str, Any]) -> Any:
-    """What fixes the call's result; None for options this does not know how to compare.
+def exact_option(value: Any) -> bool:
+    """An option tiktoken treats as the same whenever it is equal: "all", or a tuple of names
+    (a list, say, would not do: tiktoken refuses a list of allowed names)."""
+    return (type(value) is str and value == "all") or (
+        type(value) is tuple and all(type(v) is str for v in value)
+    )
 
-    An option is kept as given when it can be hashed ("all", a tuple of names), and a set by
-    its type and names; anything else (a list, a generator) is not remembered, since tiktoken
-    itself treats some of those differently (a list of allowed names is an error)."""
+
+def set_options_key(method: Callable[..., Any], text: str, kwargs: dict[str, Any]) -> Any:
+    """A key for options among which there is a set: each set by its type and names, the rest
+    as ``exact_option`` allows; None when an option is neither."""
     options = []
     for name, value in kwargs.items():
-        if name not in ("allowed_special", "disallowed_special"):
-            return None
-        if isinstance(value, (set, frozenset)):
+        if isinstance(value, (set, frozenset)) and type(value) in (set, frozenset):
             if not all(type(v) is str for v in value):
                 return None
-            value = (A_SET, type(value), frozenset(value))
-        elif not (value == "all" or (type(value) is tuple and all(type(v) is str for v in value))):
+            options.append((name, type(value), frozenset(value)))
+        elif exact_option(value):
+            options.append((name, value))
+        else:
             return None
-        options.append((name, value))
-    return (method, encoding, text, *options)
+    return (method, text, *options)
 
 
 def install() -> None:

@@ -9,12 +9,28 @@ from _base import count_tokens, repl, trim_history  # noqa: F401
 
 
 def remembered() -> list[str]:
-    """Every text in the wrapper's memory, if ``encode`` is a wrapper with one."""
-    texts = []
+    """Every text in the wrapper's memory, if ``encode`` is a wrapper with one: the strings in
+    the keys of every dict its closure reaches, however the memory nests them."""
+    texts: list[str] = []
+    seen: set[int] = set()
+
+    def walk(value: object, depth: int = 0) -> None:
+        if depth > 4 or id(value) in seen:
+            return
+        seen.add(id(value))
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, tuple):
+                    texts.extend(part for part in key if isinstance(part, str))
+                walk(item, depth + 1)
+        elif isinstance(value, (tuple, list)):
+            for item in value:
+                walk(item, depth + 1)
+        elif hasattr(value, "__dict__") and not isinstance(value, type):
+            walk(vars(value), depth + 1)
+
     for cell in getattr(tiktoken.Encoding.encode, "__closure__", None) or ():
-        contents = cell.cell_contents
-        if isinstance(contents, dict):
-            texts += [k[2] for k in contents if isinstance(k, tuple) and len(k) > 2]
+        walk(cell.cell_contents)
     return texts
 
 
