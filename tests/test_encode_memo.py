@@ -127,7 +127,6 @@ def test_the_memory_is_bounded(memo: encode_memo.Memo, monkeypatch: pytest.Monke
     """In bytes, the text and the entry's own cost included, not only the tokens."""
     tokens = len(ENCODING.encode(LONG))
     size = sys.getsizeof(LONG) + 4 * tokens + encode_memo.ENTRY_BYTES
-    assert size > 4 * tokens + len(LONG)
     monkeypatch.setattr(encode_memo, "MAX_BYTES", size + 10)
     encode = wrapped(memo)
     encode(LONG)
