@@ -120,6 +120,11 @@ def test_calls_it_cannot_compare_are_passed_on(memo: encode_memo.Memo) -> None:
         encode(LONG, allowed_special=names)  # as tiktoken does, although a set of it would do
     with pytest.raises(TypeError):
         encode(LONG, surprise=True)
+
+    class Names(set):  # type: ignore[type-arg]
+        pass
+
+    assert encode(LONG, disallowed_special=Names()) == ENCODING.encode(LONG, disallowed_special=())
     assert memo.entries() == 0
 
 

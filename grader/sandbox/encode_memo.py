@@ -30,6 +30,7 @@ import tiktoken
 MAX_BYTES = 32 * 1024 * 1024  # ever remembered; past it, tiktoken answers every new call
 ENTRY_BYTES = 200  # what an entry costs besides its text and tokens (key, slot, array header)
 OPTIONS = frozenset({"allowed_special", "disallowed_special"})
+SETS = (set, frozenset)  # exactly: a subclass may compare its own way, and is not remembered
 
 Known = dict[Hashable, array]  # (the method, the text, its options) -> the tokens
 
@@ -70,7 +71,7 @@ class Memo:
                 return method(*args, **kwargs)
             plain, with_sets = self.tables_of(encoding)
             table = plain
-            if any(isinstance(v, (set, frozenset)) for v in kwargs.values()):
+            if any(type(v) in SETS for v in kwargs.values()):
                 sets_key = set_options_key(method, text, kwargs)
                 if sets_key is None:
                     return method(*args, **kwargs)
@@ -115,7 +116,7 @@ def set_options_key(method: Callable[..., Any], text: str, kwargs: dict[str, Any
     as ``exact_option`` allows; None when an option is neither."""
     options = []
     for name, value in kwargs.items():
-        if isinstance(value, (set, frozenset)) and type(value) in (set, frozenset):
+        if type(value) in SETS:
             if not all(type(v) is str for v in value):
                 return None
             options.append((name, type(value), frozenset(value)))
